@@ -1,0 +1,53 @@
+// The site's SSH key pair and certificate authority, generated once per stage under
+// `.hive/<stage>/` with the system's ssh-keygen and openssl. Private keys are written 0600.
+import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export interface SshKeyPair {
+  privateKeyPath: string;
+  publicKeyPath: string;
+  publicKey: string;
+}
+
+export const sshKeyPaths = (stageDir: string) => ({
+  privateKeyPath: join(stageDir, 'id_ed25519'),
+  publicKeyPath: join(stageDir, 'id_ed25519.pub'),
+});
+
+export async function ensureSshKeyPair(stageDir: string, comment = 'hive'): Promise<SshKeyPair> {
+  mkdirSync(stageDir, { recursive: true, mode: 0o700 });
+  const { privateKeyPath, publicKeyPath } = sshKeyPaths(stageDir);
+  if (!existsSync(privateKeyPath)) {
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
+  }
+  chmodSync(privateKeyPath, 0o600);
+  return { privateKeyPath, publicKeyPath, publicKey: readFileSync(publicKeyPath, 'utf8').trim() };
+}
+
+export interface SiteCa {
+  certPath: string;
+  keyPath: string;
+}
+
+export const caPaths = (stageDir: string): SiteCa => ({
+  certPath: join(stageDir, 'ca', 'cacert.pem'),
+  keyPath: join(stageDir, 'ca', 'cakey.pem'),
+});
+
+/** Self-signed CA for docker TLS, the registry and syslog TLS; host keys are made on the hosts. */
+export async function ensureSiteCa(stageDir: string, siteName: string): Promise<SiteCa> {
+  const ca = caPaths(stageDir);
+  mkdirSync(join(stageDir, 'ca'), { recursive: true, mode: 0o700 });
+  if (!existsSync(ca.certPath) || !existsSync(ca.keyPath)) {
+    await execa('openssl', [
+      'req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-sha256', '-days', '36500',
+      '-subj', `/CN=ca.${siteName}`,
+      '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,digitalSignature,cRLSign,keyCertSign',
+      '-keyout', ca.keyPath, '-out', ca.certPath,
+    ]);
+  }
+  chmodSync(ca.keyPath, 0o600);
+  return ca;
+}

@@ -1,0 +1,25 @@
+// The contract of an infrastructure provider: build-infra's host work done in TypeScript
+// (containers, cloud resources), before the build-infra playbook runs over SSH.
+import type { Site, Stage } from '../model/site.js';
+import type { EventSink } from '../runner/events.js';
+
+export interface ProviderContext {
+  site: Site;
+  stage: Stage;
+  /** Absolute `.hive/<stage>` folder: keys, CA, ssh_config, allocations live here. */
+  stageDir: string;
+  /** Absolute project root (the folder holding inventory/ and .hive/). */
+  rootDir: string;
+  events: EventSink;
+  /** -H: stop hosts, keep everything. */
+  halt: boolean;
+  /** -D: remove what build-infra made (only what carries the site's labels/tags). */
+  destroy: boolean;
+  /** --dry-run / -C: report what would change, change nothing. */
+  dryRun: boolean;
+}
+
+export interface Provider {
+  /** Create/find (or halt/destroy) the stage's hosts; write `ssh_config` when hosts exist. */
+  buildInfra(ctx: ProviderContext): Promise<void>;
+}
