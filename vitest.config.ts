@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     fileParallelism: false,
+    // gives e2e suites a folder for the run's shared site and removes the site at the end;
+    // builds nothing unless an e2e suite asks for the site
+    globalSetup: ['test/e2e/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 1_200_000,
     reporters: ['default'],

@@ -66,6 +66,12 @@ export interface Stage {
   motherVars: Record<string, unknown>;
   /** Group variables of the stage group (hive_provider, hive_custom_hostname). */
   groupVars: Record<string, unknown>;
+  /** Inventory name of the stage's mother (the machine hive runs on), e.g. `p-mother.demo`. */
+  motherName: string;
+  /** Index of the swarm bootstrap server (group first_hive). */
+  firstHive: number;
+  /** Where the stage is defined (hive.yml and the line of its key). */
+  source: SourceRef;
 }
 
 export interface PortSpec {
@@ -73,6 +79,8 @@ export interface PortSpec {
   published_port: number;
   protocol: 'tcp' | 'udp' | 'sctp';
   mode?: 'ingress' | 'host';
+  /** The published port was allocated by hive (kept in allocations.yml), not written in the inventory. */
+  auto?: boolean;
 }
 
 export interface MountSpec {
@@ -112,6 +120,12 @@ export interface Service {
   /** hive_<key> host variables as hive-builder's hive_services plugin gives them. */
   vars: Record<string, unknown>;
   source: SourceRef;
+  /** Published ports, normalised, with automatic ones resolved (same as vars.hive_ports). */
+  ports: PortSpec[];
+  /** `image_<name>` when the service's image is built, else undefined. */
+  imageBuild?: string;
+  /** Names of the volumes (`volume_<source>` hosts) this service declares or mounts. */
+  volumes: string[];
 }
 
 export interface Site {
@@ -123,4 +137,12 @@ export interface Site {
   images: ImageBuild[];
   volumes: Volume[];
   networks: Network[];
+  /**
+   * Stage whose persistent allocations (DRBD minors, automatic published ports) are resolved in
+   * services' and volumes' variables. Undefined when the site was read without a stage: then the
+   * values are provisional (computed in memory, never saved).
+   */
+  allocationStage?: StageName;
+  /** The allocations used (those of allocationStage). */
+  allocations: { drbdMinors: Record<string, number>; publishedPorts: Record<string, number> };
 }

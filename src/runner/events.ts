@@ -15,7 +15,18 @@ export interface HostStats {
 export type HiveEvent =
   | { event: 'phase_start'; phase: string; stage: string; time: string; argv?: string[] }
   | { event: 'play_start'; play: string; time: string }
-  | { event: 'task_start'; task: string; play?: string; time: string }
+  | {
+      event: 'task_start';
+      task: string;
+      play?: string;
+      /** Module or action, e.g. ansible.builtin.command. */
+      action?: string;
+      /** Set for handlers and cleanup tasks. */
+      kind?: 'handler' | 'cleanup';
+      time: string;
+    }
+  /** A host began the current task (the watchdog names the hosts still running). */
+  | { event: 'host_start'; host: string; task: string; time: string }
   | {
       event: 'host_result';
       host: string;
@@ -24,9 +35,19 @@ export type HiveEvent =
       /** Short message for failed/unreachable results and for what a provider did. */
       msg?: string;
       item?: string;
+      /** A failure the task ignores (ignore_errors): not counted as failed. */
+      ignored?: boolean;
+      delegated_to?: string;
       time: string;
     }
-  | { event: 'warning'; msg: string; time: string }
+  /** An `until:` loop will try again. */
+  | { event: 'retry'; host: string; task: string; attempt?: number; retries?: number; msg?: string; time: string }
+  | { event: 'include'; file: string; hosts: string[]; time: string }
+  /** An async task was polled: proof of life, not progress. */
+  | { event: 'async_poll'; host: string; task: string; time: string }
+  | { event: 'warning'; msg: string; host?: string; time: string }
+  /** `hive all`: the phases about to run and those skipped because they already succeeded. */
+  | { event: 'all_start'; stage: string; phases: string[]; skipped: string[]; time: string }
   /** A task silent for longer than the watchdog allows: names who we are waiting for. */
   | { event: 'task_silent'; task: string; hosts: string[]; seconds: number; time: string }
   | {

@@ -1,0 +1,115 @@
+// Entry point of the inventory: folder → validated documents → Site. Everything is checked
+// before anything is built, and all problems are reported together.
+import { resolve } from 'node:path';
+import { buildSite } from '../model/build.js';
+import { STAGES, type Site, type StageName } from '../model/site.js';
+import { Allocator, emptyAllocations, readAllocations, writeAllocations } from '../state/allocations.js';
+import { InventoryError, sortProblems, type Problem } from './errors.js';
+import { displayPath, loadInventoryDir, type SourceDoc } from './load.js';
+import { checkHiveDoc, checkServiceDocs, numberOfHosts } from './semantic.js';
+import { validateSchema } from './validate.js';
+
+export { InventoryError, formatProblems, formatProblem, type Problem } from './errors.js';
+export { AnsibleUnsafe, AnsibleVault } from './load.js';
+
+export interface ReadSiteOptions {
+  inventoryDir: string;
+  /** `<root>/.hive`: allocations live in `<hiveDir>/<stage>/allocations.yml`. */
+  hiveDir: string;
+  /**
+   * Stage to resolve persistent allocations for (DRBD minors, automatic ports): they are read
+   * from that stage's allocations.yml and new ones are saved there. Without a stage the inventory
+   * is validated and provisional values are used; nothing is written.
+   */
+  stage?: StageName;
+  /** Index of the server that bootstraps the swarm (group first_hive); default 0. */
+  firstHive?: number;
+  /** Never write allocations.yml, even when something new was allocated. */
+  dryRun?: boolean;
+}
+
+/** Loads and validates every file of the inventory folder and builds the Site. Throws InventoryError. */
+export function readSite(opts: ReadSiteOptions): Site {
+  const inventoryDir = resolve(opts.inventoryDir);
+  const firstHive = opts.firstHive ?? 0;
+  const problems: Problem[] = [];
+  const docs = loadInventoryDir(inventoryDir, problems);
+  const loadFailed = problems.length > 0;
+
+  const hiveDocs = docs.filter((d) => d.kind === 'hive');
+  const serviceDocs = docs.filter((d) => d.kind === 'services');
+  if (hiveDocs.length === 0 && !loadFailed)
+    problems.push({
+      file: displayPath(inventoryDir),
+      line: 0,
+      key: '(folder)',
+      message: 'no hive definition: one *.yml file of the inventory folder needs `plugin: hive_inventory`',
+    });
+  for (const extra of hiveDocs.slice(1))
+    problems.push({
+      file: extra.file,
+      line: extra.lineOf(['plugin']),
+      key: 'plugin',
+      message: `a second hive definition: the first is ${hiveDocs[0]!.file} (only one file may have plugin: hive_inventory)`,
+    });
+  const hiveDoc: SourceDoc | undefined = hiveDocs[0];
+
+  const schemaProblems: Problem[] = [];
+  for (const doc of docs) validateSchema(doc, schemaProblems);
+  const semanticProblems: Problem[] = [];
+  const definedStages = hiveDoc && isRecord(hiveDoc.plain.stages) ? STAGES.filter((s) => s in hiveDoc.plain.stages) : null;
+  if (hiveDoc) checkHiveDoc(hiveDoc, semanticProblems);
+  checkServiceDocs(serviceDocs, semanticProblems, definedStages);
+  problems.push(...schemaProblems);
+  // a key the schema rejected is not checked again (its value may not even be readable)
+  for (const p of semanticProblems) {
+    if (!schemaProblems.some((s) => s.file === p.file && (p.key === s.key || p.key.startsWith(s.key + '.')))) problems.push(p);
+  }
+
+  // A stage the hive definition does not define is not an inventory problem: the site is then
+  // read as without a stage (the caller decides whether that stage is required).
+  const stage = opts.stage && definedStages?.includes(opts.stage) ? opts.stage : undefined;
+  if (hiveDoc && definedStages) checkFirstHive(hiveDoc, stage ? [stage] : definedStages, firstHive, problems);
+  if (problems.length > 0 || !hiveDoc) throw new InventoryError(sortProblems(problems));
+
+  const stored = stage ? readAllocations(opts.hiveDir, stage) : emptyAllocations();
+  const allocator = new Allocator(stored);
+  const site = buildSite(
+    hiveDoc,
+    serviceDocs,
+    { inventoryDir, firstHive, allocator, ...(stage ? { allocationStage: stage } : {}) },
+    problems,
+  );
+  if (problems.length > 0) throw new InventoryError(sortProblems(problems));
+  if (stage && !opts.dryRun && allocator.changed) writeAllocations(opts.hiveDir, stage, allocator.state);
+  return site;
+}
+
+/** Only validates (all stages, no allocation written); throws InventoryError. */
+export function validateInventory(inventoryDir: string): void {
+  readSite({ inventoryDir, hiveDir: '', dryRun: true });
+}
+
+function isRecord(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkFirstHive(hiveDoc: SourceDoc, stages: StageName[], firstHive: number, problems: Problem[]): void {
+  if (!Number.isInteger(firstHive) || firstHive < 0) {
+    problems.push({ file: hiveDoc.file, line: 1, key: 'first_hive', message: `first hive index ${firstHive} is not a number 0 or more` });
+    return;
+  }
+  for (const stage of stages) {
+    const raw = hiveDoc.plain.stages[stage];
+    if (!isRecord(raw)) continue;
+    const count = numberOfHosts(raw);
+    const hives = raw.separate_repository === false ? count : count - 1;
+    if (firstHive >= hives)
+      problems.push({
+        file: hiveDoc.file,
+        line: hiveDoc.lineOf(['stages', stage]),
+        key: `stages.${stage}`,
+        message: `first hive index ${firstHive} is not one of the stage's ${hives} hive${hives === 1 ? '' : 's'} (hive-builder's first_hive setting)`,
+      });
+  }
+}

@@ -1,0 +1,82 @@
+// SSH access to the local hosts: wait for sshd, record the hosts' keys (read through docker, so
+// nothing is trusted on first use) and write the stage's ssh_config, which Ansible and `hive ssh`
+// use exactly as they do for cloud hosts.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { ProviderError } from '../errors.js';
+import { execIn } from './docker.js';
+
+export const ADMIN_USER = 'admin';
+
+function banner(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: ip, port });
+    let data = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(3000, () => done(false));
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+      if (data.includes('\n')) done(data.startsWith('SSH-'));
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(data.startsWith('SSH-')));
+  });
+}
+
+/** Waits until sshd on ip:22 greets; the machine routes to the site network directly. */
+export async function waitForSshd(host: string, ip: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await banner(ip, 22)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new ProviderError(
+    `sshd of ${host} does not answer at ${ip}:22 after ${timeoutMs / 1000}s ` +
+      `(see "docker logs ${host}" and "docker exec ${host} systemctl status ssh")`,
+  );
+}
+
+/** known_hosts lines (`name,ip type key`) from the host's own key files. */
+export async function hostKeyLines(container: string, name: string, ip: string): Promise<string[]> {
+  const out = await execIn(container, 'cat /etc/ssh/ssh_host_*_key.pub');
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 2 && (f[0].startsWith('ssh-') || f[0].startsWith('ecdsa-')))
+    .map(([type, key]) => `${name},${ip} ${type} ${key}`)
+    .sort();
+}
+
+const quote = (p: string) => (/\s/.test(p) ? `"${p}"` : p);
+
+export interface SshHost {
+  name: string;
+  ip: string;
+}
+
+export function sshConfigText(stageDir: string, hosts: SshHost[]): string {
+  const blocks = hosts.map((h) =>
+    [
+      `Host ${h.name}`,
+      `  HostName ${h.ip}`,
+      `  User ${ADMIN_USER}`,
+      `  IdentityFile ${quote(join(stageDir, 'id_ed25519'))}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${quote(join(stageDir, 'known_hosts'))}`,
+      '  StrictHostKeyChecking yes',
+      '  LogLevel ERROR',
+    ].join('\n'),
+  );
+  return `# written by hive build-infra (local provider); rewritten on every build-infra\n\n${blocks.join('\n\n')}\n`;
+}
+
+/** Writes the file when its content differs; true when it changed. */
+export function writeIfChanged(path: string, content: string, mode = 0o644): boolean {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
+  writeFileSync(path, content, { mode });
+  return true;
+}

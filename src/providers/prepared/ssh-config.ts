@@ -1,0 +1,82 @@
+// `.hive/<stage>/ssh_config` and `known_hosts`: one Host block per server, used by ansible
+// (`ssh_args -F`) and `hive ssh`. Shared by the aws and prepared providers.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface SshHostEntry {
+  /** Inventory host name, the `Host` alias. */
+  alias: string;
+  hostName: string;
+  port: number;
+  user: string;
+  /** `yes` when known_hosts was filled by hive; `accept-new` for fresh cloud instances. */
+  strict: 'yes' | 'accept-new';
+}
+
+export const sshConfigPath = (stageDir: string) => join(stageDir, 'ssh_config');
+export const knownHostsPath = (stageDir: string) => join(stageDir, 'known_hosts');
+
+const quote = (path: string) => (/\s/.test(path) ? `"${path}"` : path);
+
+export function renderSshConfig(stageDir: string, identityFile: string, entries: SshHostEntry[], provider: string): string {
+  const blocks = entries.map((e) =>
+    [
+      `Host ${e.alias}`,
+      `  HostName ${e.hostName}`,
+      `  Port ${e.port}`,
+      `  User ${e.user}`,
+      `  IdentityFile ${quote(identityFile)}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${quote(knownHostsPath(stageDir))}`,
+      `  StrictHostKeyChecking ${e.strict}`,
+      // Plain entries, so hive can drop the lines of a replaced host.
+      '  HashKnownHosts no',
+      '  LogLevel ERROR',
+    ].join('\n'),
+  );
+  return `# Written by hive build-infra (provider ${provider}); regenerated on every run.\n\n${blocks.join('\n\n')}\n`;
+}
+
+/** Write atomically; returns whether the content changed. */
+export function writeIfChanged(path: string, content: string, mode = 0o600): boolean {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, path);
+  return true;
+}
+
+/** The known_hosts host field ssh looks up for an address and port. */
+export const knownHostsName = (address: string, port: number) => (port === 22 ? address : `[${address}]:${port}`);
+
+function readLines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '') : [];
+}
+
+const hostsOf = (line: string) => (line.startsWith('@') ? line.split(/\s+/)[1] : line.split(/\s+/)[0])?.split(',') ?? [];
+
+export function knownHostsHas(path: string, address: string, port: number): boolean {
+  const name = knownHostsName(address, port);
+  return readLines(path).some((l) => hostsOf(l).includes(name));
+}
+
+/** Drop the entries of addresses that now belong to a new machine; returns whether anything was removed. */
+export function forgetKnownHosts(path: string, names: string[]): boolean {
+  const lines = readLines(path);
+  const kept = lines.filter((l) => !hostsOf(l).some((h) => names.includes(h)));
+  if (kept.length === lines.length) return false;
+  writeIfChanged(path, kept.length ? `${kept.join('\n')}\n` : '', 0o644);
+  return true;
+}
+
+export function appendKnownHosts(path: string, lines: string[]): void {
+  const all = [...readLines(path), ...lines];
+  writeIfChanged(path, `${[...new Set(all)].join('\n')}\n`, 0o644);
+}
+
+export function removeFiles(...paths: string[]): string[] {
+  const removed = paths.filter((p) => existsSync(p));
+  for (const p of removed) rmSync(p, { force: true });
+  return removed;
+}

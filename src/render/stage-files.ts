@@ -1,0 +1,110 @@
+// Writes what ansible-playbook reads for one stage into `.hive/<stage>/`: the generated inventory,
+// vars.yml (hive's variables) and ansible.cfg. The user's inventory group_vars/ and host_vars/
+// reach Ansible through symlinks beside the generated inventory.yml: Ansible loads those folders
+// relative to each inventory source, and a second `-i <inventory dir>` would make it try (and
+// fail) to parse hive.yml and the service files as inventories of their own.
+import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HiveContext } from '../context.js';
+import type { PhaseName, Site } from '../model/site.js';
+import { inventoryYamlText } from '../model/ansible-inventory.js';
+import { readSettings } from '../state/settings.js';
+import type { RunOptions } from '../runner/options.js';
+import { renderTemplate } from './templates.js';
+
+export interface StageFiles {
+  inventoryPath: string;
+  varsPath: string;
+  cfgPath: string;
+}
+
+export const DEFAULT_FORKS = 10;
+
+export const stageFilePaths = (stageDir: string): StageFiles & { sshConfigPath: string; knownHostsPath: string } => ({
+  inventoryPath: join(stageDir, 'inventory.yml'),
+  varsPath: join(stageDir, 'vars.yml'),
+  cfgPath: join(stageDir, 'ansible.cfg'),
+  sshConfigPath: join(stageDir, 'ssh_config'),
+  knownHostsPath: join(stageDir, 'known_hosts'),
+});
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** hive's own playbook variables, then the caller's extra variables (which may override them). */
+export function stageVars(ctx: HiveContext, phase: PhaseName | null, opts: RunOptions) {
+  const hive: Record<string, unknown> = {
+    hive_root_dir: ctx.rootDir,
+    hive_stage: ctx.stage,
+    hive_context_dir: ctx.stageDir,
+    hive_inventory_dir: ctx.inventoryDir,
+    hive_install_dir: ctx.installDir,
+    hive_playbooks_dir: join(ctx.installDir, 'playbooks'),
+    hive_phase: phase,
+    hive_limit: opts.limit?.trim() ? opts.limit.trim() : null,
+    hive_check: !!(opts.check || opts.dryRun),
+    hive_destroy: !!opts.destroy,
+    hive_halt: !!opts.halt,
+    hive_force: !!opts.force,
+    hive_verbose: (opts.verbose ?? 0) > 0,
+  };
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(opts.extraVars ?? {})) {
+    if (!VAR_NAME.test(key)) throw new Error(`extra variable name "${key}" is not a valid Ansible variable name`);
+    if (key in hive) hive[key] = value;
+    else extra[key] = value;
+  }
+  return { hive, extra };
+}
+
+/** Points `<stageDir>/<name>` at `<inventoryDir>/<name>`, or removes a stale link. */
+function linkVarsDir(stageDir: string, inventoryDir: string, name: 'group_vars' | 'host_vars'): void {
+  const link = join(stageDir, name);
+  const target = join(inventoryDir, name);
+  let current: string | undefined;
+  try {
+    const st = lstatSync(link);
+    if (!st.isSymbolicLink()) return; // a real folder someone put there: leave it alone
+    current = readlinkSync(link);
+  } catch {
+    current = undefined;
+  }
+  const wanted = existsSync(target) ? target : undefined;
+  if (current === wanted) return;
+  if (current !== undefined) rmSync(link, { force: true });
+  if (wanted) symlinkSync(wanted, link, 'dir');
+}
+
+/** Write-then-rename, so a reader (a concurrent `hive inventory`) never sees half a file. */
+function writeAtomic(path: string, text: string, mode: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+export function renderStageFiles(ctx: HiveContext, site: Site, phase: PhaseName | null, opts: RunOptions): StageFiles {
+  const paths = stageFilePaths(ctx.stageDir);
+  mkdirSync(ctx.stageDir, { recursive: true, mode: 0o700 });
+  const templatesDir = join(ctx.installDir, 'templates');
+
+  // toInventoryYaml as YAML 1.1 (Ansible's loader reads "yes" or "0777" back as strings), with
+  // vaulted / unsafe values keeping their tags
+  writeAtomic(paths.inventoryPath, inventoryYamlText(site, ctx.stage), 0o644);
+  linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'group_vars');
+  linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'host_vars');
+
+  // extra variables may carry secrets: only the owner reads vars.yml
+  writeAtomic(paths.varsPath, renderTemplate(templatesDir, 'vars.yml', stageVars(ctx, phase, opts)), 0o600);
+
+  const forks = Number(readSettings(ctx.hiveDir).forks ?? DEFAULT_FORKS);
+  const cfg = renderTemplate(templatesDir, 'ansible.cfg', {
+    ...paths,
+    stage: ctx.stage,
+    siteName: site.name,
+    rootDir: ctx.rootDir,
+    installDir: ctx.installDir,
+    forks: Number.isInteger(forks) && forks > 0 ? forks : DEFAULT_FORKS,
+  });
+  writeAtomic(paths.cfgPath, cfg, 0o644);
+  return { inventoryPath: paths.inventoryPath, varsPath: paths.varsPath, cfgPath: paths.cfgPath };
+}

@@ -1,0 +1,73 @@
+// The ansible-playbook command line and environment for one phase: pure, so it is unit-tested
+// argument by argument. `-l` is mapped per phase the way hive-builder did it.
+import { join } from 'node:path';
+import type { HiveContext } from '../context.js';
+import type { PhaseName, Site } from '../model/site.js';
+import type { StageFiles } from '../render/stage-files.js';
+import type { RunOptions } from './options.js';
+
+/** File descriptor on which the callback writes its events (see callback_plugins/hive_events.py). */
+export const EVENTS_FD = 3;
+
+const names = (list: string | undefined): string[] =>
+  (list ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n.length > 0);
+
+/**
+ * The `--limit` pattern of a phase. Without `-l` every phase is limited to the stage group.
+ * setup-hosts takes host names (a short name such as `p-hive0` is widened to its inventory name),
+ * build-images service names (their `image_<svc>` hosts plus the repository that builds them),
+ * initialize-services service names; the other phases only pass `-l` on as `hive_limit`.
+ */
+export function limitPattern(site: Site, stage: string, phase: PhaseName, limit: string | undefined): string {
+  const wanted = names(limit);
+  if (wanted.length === 0) return stage;
+  switch (phase) {
+    case 'setup-hosts': {
+      const hosts = site.stages[stage as keyof Site['stages']]?.hosts ?? [];
+      const full = wanted.map((n) => hosts.find((h) => h.name === n || h.shortName === n)?.name ?? n);
+      return [...full, `&${stage}`].join(':');
+    }
+    case 'build-images':
+      return [...wanted.map((n) => `image_${n}`), 'repository', `&${stage}`].join(':');
+    case 'initialize-services':
+      return [...wanted, `&${stage}`].join(':');
+    default:
+      return stage;
+  }
+}
+
+/** -v → -vvv (as hive-builder), -vv → -vvvv, up to Ansible's -vvvvvv. */
+export function verbosityFlag(verbose: number | undefined): string | undefined {
+  if (!verbose || verbose <= 0) return undefined;
+  return `-${'v'.repeat(Math.min(verbose + 2, 6))}`;
+}
+
+export function phaseCommand(
+  ctx: HiveContext,
+  site: Site,
+  phase: PhaseName,
+  opts: RunOptions,
+  files: StageFiles,
+): { argv: string[]; env: Record<string, string> } {
+  const argv = ['ansible-playbook', '-i', files.inventoryPath, '--limit', limitPattern(site, ctx.stage, phase, opts.limit)];
+  const tags = names(opts.tags);
+  if (tags.length) argv.push('--tags', tags.join(','));
+  if (opts.check || opts.dryRun) argv.push('-C');
+  const v = verbosityFlag(opts.verbose);
+  if (v) argv.push(v);
+  argv.push('-e', `@${files.varsPath}`, join(ctx.installDir, 'playbooks', `${phase}.yml`));
+
+  const env: Record<string, string> = {
+    ANSIBLE_CONFIG: files.cfgPath,
+    ANSIBLE_STDOUT_CALLBACK: 'hive_events',
+    ANSIBLE_CALLBACK_PLUGINS: join(ctx.installDir, 'callback_plugins'),
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_FORCE_COLOR: '0',
+    PYTHONUNBUFFERED: '1',
+    HIVE_EVENTS_FD: String(EVENTS_FD),
+  };
+  return { argv, env };
+}

@@ -1,0 +1,158 @@
+// Persistent per-stage allocations: DRBD minors (1..255, one per volume) and automatically
+// published ports (61001..65534, one per `<service><target_port>`, as hive-builder keyed them).
+// Stored in `<hiveDir>/<stage>/allocations.yml`; an entry, once made, is never renumbered, so a
+// volume keeps its /dev/drbdN and a service its port however the inventory is reordered.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fastLoad } from '../inventory/yaml-dialect.js';
+import { yamlLib } from '../inventory/yaml-lib.js';
+import { InventoryError, type Problem } from '../inventory/errors.js';
+import { displayPath } from '../inventory/load.js';
+import type { StageName } from '../model/site.js';
+
+export const DRBD_MINORS = { first: 1, last: 255 } as const;
+export const AUTO_PORTS = { first: 61001, last: 65534 } as const;
+
+export interface StageAllocations {
+  /** volume source → DRBD minor */
+  drbdMinors: Record<string, number>;
+  /** `<service><target_port>` → published port */
+  publishedPorts: Record<string, number>;
+}
+
+export function emptyAllocations(): StageAllocations {
+  return { drbdMinors: {}, publishedPorts: {} };
+}
+
+export function allocationsPath(hiveDir: string, stage: StageName): string {
+  return join(hiveDir, stage, 'allocations.yml');
+}
+
+/** Reads the stage's allocations; a missing file is an empty store, a damaged one an InventoryError. */
+export function readAllocations(hiveDir: string, stage: StageName): StageAllocations {
+  const path = allocationsPath(hiveDir, stage);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyAllocations();
+    throw e;
+  }
+  const file = displayPath(path);
+  const problems: Problem[] = [];
+  let data: Record<string, unknown>;
+  const fast = fastLoad(text);
+  if (fast) {
+    data = fast.data && typeof fast.data === 'object' ? (fast.data as Record<string, unknown>) : {};
+  } else {
+    const { isMap, parseDocument } = yamlLib();
+    const doc = parseDocument(text, { uniqueKeys: true });
+    if (doc.errors.length) {
+      problems.push({ file, line: 1, key: '(document)', message: `not readable as YAML: ${doc.errors[0]!.message.split('\n')[0]}` });
+      throw new InventoryError(problems);
+    }
+    data = (isMap(doc.contents) ? doc.toJS() : {}) as Record<string, unknown>;
+  }
+  const out = emptyAllocations();
+  const take = (key: 'drbd_minors' | 'published_ports', into: Record<string, number>, range: { first: number; last: number }) => {
+    const value = data[key];
+    if (value === undefined || value === null) return;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      problems.push({ file, line: 1, key, message: 'must be a mapping' });
+      return;
+    }
+    for (const [name, n] of Object.entries(value)) {
+      if (!Number.isInteger(n) || (n as number) < range.first || (n as number) > range.last) {
+        problems.push({ file, line: 1, key: `${key}.${name}`, message: `must be a number ${range.first}-${range.last}` });
+        continue;
+      }
+      into[name] = n as number;
+    }
+  };
+  take('drbd_minors', out.drbdMinors, DRBD_MINORS);
+  take('published_ports', out.publishedPorts, AUTO_PORTS);
+  if (problems.length) throw new InventoryError(problems);
+  return out;
+}
+
+/** Writes atomically (temp file + rename in the same folder), so a crash never leaves half a file. */
+export function writeAllocations(hiveDir: string, stage: StageName, allocations: StageAllocations): void {
+  const path = allocationsPath(hiveDir, stage);
+  mkdirSync(join(hiveDir, stage), { recursive: true });
+  const body = yamlLib().stringify({
+    drbd_minors: allocations.drbdMinors,
+    published_ports: allocations.publishedPorts,
+  });
+  const text =
+    '# Written by hive: DRBD minors per volume and automatically published ports per <service><target_port>.\n' +
+    '# Entries are never renumbered. Remove one only when its volume or port is gone for good.\n' +
+    body;
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text, { mode: 0o644 });
+  renameSync(temp, path);
+}
+
+/** Hands out minors and ports for one stage, reusing stored entries; `changed` tells whether to save. */
+export class Allocator {
+  readonly state: StageAllocations;
+  changed = false;
+  private usedMinors = new Set<number>();
+  private usedPorts = new Set<number>();
+
+  constructor(initial: StageAllocations) {
+    this.state = { drbdMinors: { ...initial.drbdMinors }, publishedPorts: { ...initial.publishedPorts } };
+    for (const n of Object.values(this.state.drbdMinors)) this.usedMinors.add(n);
+    for (const n of Object.values(this.state.publishedPorts)) this.usedPorts.add(n);
+  }
+
+  /** Volume holding `minor` in the store, if any. */
+  minorOwner(minor: number): string | undefined {
+    return Object.entries(this.state.drbdMinors).find(([, n]) => n === minor)?.[0];
+  }
+
+  /** Records an explicit `device_id` (the store follows the inventory when they differ). */
+  recordMinor(source: string, minor: number): void {
+    if (this.state.drbdMinors[source] === minor) return;
+    this.state.drbdMinors[source] = minor;
+    this.usedMinors.add(minor);
+    this.changed = true;
+  }
+
+  /** Keeps a minor free for an explicit device_id met later in the inventory. */
+  reserveMinor(minor: number): void {
+    this.usedMinors.add(minor);
+  }
+
+  /** Stored minor of the volume, or the lowest free one (null when 1..255 are all taken). */
+  minorFor(source: string): number | null {
+    const stored = this.state.drbdMinors[source];
+    if (stored !== undefined) return stored;
+    for (let n = DRBD_MINORS.first; n <= DRBD_MINORS.last; n++) {
+      if (this.usedMinors.has(n)) continue;
+      this.state.drbdMinors[source] = n;
+      this.usedMinors.add(n);
+      this.changed = true;
+      return n;
+    }
+    return null;
+  }
+
+  /** Keeps a port out of automatic allocation (an explicit published port). */
+  reservePort(port: number): void {
+    this.usedPorts.add(port);
+  }
+
+  /** Stored port of `<service><target_port>`, or the lowest free one (null when the range is full). */
+  portFor(key: string): number | null {
+    const stored = this.state.publishedPorts[key];
+    if (stored !== undefined) return stored;
+    for (let n = AUTO_PORTS.first; n <= AUTO_PORTS.last; n++) {
+      if (this.usedPorts.has(n)) continue;
+      this.state.publishedPorts[key] = n;
+      this.usedPorts.add(n);
+      this.changed = true;
+      return n;
+    }
+    return null;
+  }
+}

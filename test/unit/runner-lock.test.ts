@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireStageLock, LockHeldError, lockPath } from '../../src/runner/lock.js';
+
+const dirs: string[] = [];
+const stageDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'hive-lock-'));
+  dirs.push(d);
+  return join(d, '.hive', 'private');
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A pid that surely does not run any more: a finished child's. */
+const deadPid = () => spawnSync('true').pid!;
+
+describe('stage lock', () => {
+  it('writes pid, command and start time, and removes the file on release', () => {
+    const dir = stageDir();
+    const lock = acquireStageLock(dir, 'hive run --phase setup-hosts');
+    const info = JSON.parse(readFileSync(lockPath(dir), 'utf8'));
+    expect(info).toMatchObject({ pid: process.pid, command: 'hive run --phase setup-hosts', host: hostname() });
+    expect(Date.parse(info.started)).toBeGreaterThan(Date.now() - 60_000);
+    lock.release();
+    expect(existsSync(lockPath(dir))).toBe(false);
+  });
+
+  it('refuses a second holder while the first runs, naming pid, command and start time', () => {
+    const dir = stageDir();
+    const first = acquireStageLock(dir, 'hive all');
+    let err: unknown;
+    try {
+      acquireStageLock(dir, 'hive run --phase build-infra');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LockHeldError);
+    const held = err as LockHeldError;
+    expect(held.name).toBe('LockHeldError');
+    expect(held.exitCode).toBe(3);
+    expect(held.pid).toBe(process.pid);
+    expect(held.message).toContain(`pid ${process.pid}`);
+    expect(held.message).toContain('"hive all"');
+    expect(held.message).toContain(JSON.parse(readFileSync(lockPath(dir), 'utf8')).started);
+    first.release();
+    acquireStageLock(dir).release();
+  });
+
+  it('takes over a stale lock left by a dead process and says whose it was', () => {
+    const dir = stageDir();
+    const pid = deadPid();
+    acquireStageLock(dir).release(); // makes the folder
+    writeFileSync(lockPath(dir), JSON.stringify({ pid, command: 'hive all', started: '2020-01-01T00:00:00.000Z', host: hostname(), token: 'x' }));
+    const lock = acquireStageLock(dir, 'hive setup-hosts');
+    expect(lock.takenOver).toMatchObject({ pid, command: 'hive all' });
+    expect(JSON.parse(readFileSync(lockPath(dir), 'utf8')).pid).toBe(process.pid);
+    lock.release();
+  });
+
+  it('treats a recycled pid (another process start time) as stale', () => {
+    const dir = stageDir();
+    acquireStageLock(dir).release();
+    // our own pid, but a start time that is not ours: the holder is gone, the pid reused
+    writeFileSync(lockPath(dir), JSON.stringify({ pid: process.pid, command: 'old', started: 'x', host: hostname(), pidStart: '1', token: 'y' }));
+    const lock = acquireStageLock(dir);
+    expect(lock.takenOver?.command).toBe('old');
+    lock.release();
+  });
+
+  it('release leaves a lock that someone else took in the meantime', () => {
+    const dir = stageDir();
+    const lock = acquireStageLock(dir);
+    writeFileSync(lockPath(dir), JSON.stringify({ pid: 1, command: 'other', started: 'x', host: hostname(), token: 'other' }));
+    lock.release();
+    expect(existsSync(lockPath(dir))).toBe(true);
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { HiveContext } from '../../src/context.js';
+import { PHASES } from '../../src/model/site.js';
+import { limitPattern, phaseCommand, verbosityFlag } from '../../src/runner/phase-command.js';
+import { fixtureSite } from '../fixtures/runner/site.js';
+
+const ctx: HiveContext = {
+  rootDir: '/srv/demo',
+  inventoryDir: '/srv/demo/inventory',
+  stage: 'private',
+  hiveDir: '/srv/demo/.hive',
+  stageDir: '/srv/demo/.hive/private',
+  installDir: '/opt/hive',
+};
+const files = {
+  inventoryPath: '/srv/demo/.hive/private/inventory.yml',
+  varsPath: '/srv/demo/.hive/private/vars.yml',
+  cfgPath: '/srv/demo/.hive/private/ansible.cfg',
+};
+const site = fixtureSite();
+const head = ['ansible-playbook', '-i', files.inventoryPath, '--limit'];
+const tail = (phase: string) => ['-e', `@${files.varsPath}`, `/opt/hive/playbooks/${phase}.yml`];
+
+describe('phaseCommand argv', () => {
+  it.each(PHASES)('%s without options is limited to the stage', (phase) => {
+    expect(phaseCommand(ctx, site, phase, {}, files).argv).toEqual([...head, 'private', ...tail(phase)]);
+  });
+
+  it('setup-hosts -l maps host names (short names widened) and keeps the stage', () => {
+    const { argv } = phaseCommand(ctx, site, 'setup-hosts', { limit: 'p-hive0, p-hive1.demo' }, files);
+    expect(argv).toEqual([...head, 'p-hive0.demo:p-hive1.demo:&private', ...tail('setup-hosts')]);
+  });
+
+  it('setup-hosts -T passes --tags, -C check mode, -v gives -vvv', () => {
+    const { argv } = phaseCommand(ctx, site, 'setup-hosts', { tags: 'base, docker', check: true, verbose: 1 }, files);
+    expect(argv).toEqual([...head, 'private', '--tags', 'base,docker', '-C', '-vvv', ...tail('setup-hosts')]);
+  });
+
+  it('build-images -l maps services to image hosts plus the repository', () => {
+    const { argv } = phaseCommand(ctx, site, 'build-images', { limit: 'web,db' }, files);
+    expect(argv).toEqual([...head, 'image_web:image_db:repository:&private', ...tail('build-images')]);
+  });
+
+  it('initialize-services -l keeps service names', () => {
+    const { argv } = phaseCommand(ctx, site, 'initialize-services', { limit: 'web' }, files);
+    expect(argv).toEqual([...head, 'web:&private', ...tail('initialize-services')]);
+  });
+
+  it.each(['build-infra', 'build-volumes', 'build-networks', 'deploy-services'] as const)(
+    '%s -l only reaches the playbook as hive_limit: --limit stays the stage',
+    (phase) => {
+      expect(limitPattern(site, 'private', phase, 'a,b')).toBe('private');
+    },
+  );
+
+  it('--dry-run runs Ansible in check mode', () => {
+    expect(phaseCommand(ctx, site, 'deploy-services', { dryRun: true }, files).argv).toContain('-C');
+  });
+
+  it('an empty -l is no limit', () => {
+    expect(limitPattern(site, 'private', 'setup-hosts', ' , ')).toBe('private');
+  });
+
+  it('verbosity: -v → -vvv, capped at -vvvvvv', () => {
+    expect(verbosityFlag(0)).toBeUndefined();
+    expect(verbosityFlag(1)).toBe('-vvv');
+    expect(verbosityFlag(2)).toBe('-vvvv');
+    expect(verbosityFlag(9)).toBe('-vvvvvv');
+  });
+});
+
+describe('phaseCommand env', () => {
+  it('points Ansible at the stage config and the hive_events callback', () => {
+    expect(phaseCommand(ctx, site, 'setup-hosts', {}, files).env).toEqual({
+      ANSIBLE_CONFIG: files.cfgPath,
+      ANSIBLE_STDOUT_CALLBACK: 'hive_events',
+      ANSIBLE_CALLBACK_PLUGINS: '/opt/hive/callback_plugins',
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_FORCE_COLOR: '0',
+      PYTHONUNBUFFERED: '1',
+      HIVE_EVENTS_FD: '3',
+    });
+  });
+});
