@@ -104,7 +104,7 @@ function checkFirstHive(hiveDoc: SourceDoc, stages: StageName[], firstHive: numb
     if (!isRecord(raw)) continue;
     const count = numberOfHosts(raw);
     const hives = raw.separate_repository === false ? count : count - 1;
-    if (firstHive >= hives)
+    if (hives > 0 && firstHive >= hives) // no hive at all is reported by the semantic checks
       problems.push({
         file: hiveDoc.file,
         line: hiveDoc.lineOf(['stages', stage]),

@@ -57,6 +57,7 @@ export type HiveEvent =
       ok: boolean;
       rc: number;
       stats: Record<string, HostStats>;
+      /** Seconds. */
       duration: number;
       failed?: { host: string; task: string; msg?: string }[];
       time: string;

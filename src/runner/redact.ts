@@ -42,12 +42,15 @@ export function knownSecrets(site: Site, stage: StageName, stageDir: string, ext
   return [...found].sort((a, b) => b.length - a.length);
 }
 
+/** The text with every known secret replaced by the mask. */
+export function maskText(text: string, secrets: string[]): string {
+  let s = text;
+  for (const secret of secrets) if (s.includes(secret)) s = s.split(secret).join(MASK);
+  return s;
+}
+
 function scrub(value: unknown, secrets: string[], dropKeys = true): unknown {
-  if (typeof value === 'string') {
-    let s = value;
-    for (const secret of secrets) if (s.includes(secret)) s = s.split(secret).join(MASK);
-    return s;
-  }
+  if (typeof value === 'string') return maskText(value, secrets);
   if (Array.isArray(value)) return value.map((v) => scrub(v, secrets, dropKeys));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -12,7 +12,7 @@ import { acquireStageLock, type LockInfo } from './lock.js';
 import { changesNothing, silentAfterSeconds, type RunOptions } from './options.js';
 import { phaseCommand } from './phase-command.js';
 import { makeReporter, safeOutput, type OutputStream } from './progress.js';
-import { knownSecrets, redactEvent } from './redact.js';
+import { knownSecrets, maskText, redactEvent } from './redact.js';
 import { forgetFrom, recordSuccess } from './resume.js';
 import { RunRecord } from './run-record.js';
 
@@ -63,7 +63,10 @@ async function runAnsible(
   emit: (e: HiveEvent) => void,
   verbose: boolean,
   stderr: OutputStream,
+  secrets: string[],
 ): Promise<AnsibleOutcome> {
+  // ansible-playbook's own text (shown with -v) is masked like the events
+  const pass = (line: string) => stderr.write(maskText(line, secrets) + '\n');
   const child = execa(cmd.argv[0], cmd.argv.slice(1), {
     cwd,
     env: cmd.env,
@@ -85,14 +88,14 @@ async function runAnsible(
   const onText = (line: string) => {
     const ev = parseEventLine(line);
     if (ev) return onEvent(ev);
-    if (verbose) stderr.write(line + '\n');
+    if (verbose) pass(line);
   };
   const onStderr = (line: string) => {
     const warning = /^\[(?:DEPRECATION )?WARNING\]:\s*(.*)$/.exec(line);
     if (warning) emit({ event: 'warning', msg: warning[1], time: now() });
     else if (line.trim()) {
       if (/^ERROR!|^fatal|^\S+Error/.test(line) || errors.length > 0) errors.push(line);
-      if (verbose) stderr.write(line + '\n');
+      if (verbose) pass(line);
     }
   };
 
@@ -224,7 +227,7 @@ export async function runPhaseLocked(
     providerStats = combineStats(tracker.tally, {});
     failuresBeforePlaybook = tracker.failed.length;
     if (runPlaybook) {
-      const outcome = await runAnsible(ctx.rootDir, cmd, emit, (opts.verbose ?? 0) > 0, safeOutput(io.stderr ?? process.stderr));
+      const outcome = await runAnsible(ctx.rootDir, cmd, emit, (opts.verbose ?? 0) > 0, safeOutput(io.stderr ?? process.stderr), secrets);
       rc = outcome.rc;
       interrupted = outcome.interrupted;
       // the callback's stats are Ansible's own; without them (crash) count what we saw

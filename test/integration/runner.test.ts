@@ -132,8 +132,9 @@ describe('runner with the real ansible-playbook', () => {
 
   it('a failing task: ok=false, rc≠0, host and task named, secret in the error masked', async () => {
     const { ctx, site } = project();
-    const { sink, stdout, io: runIo } = io();
-    const result = await runPhase(ctx, site, 'build-volumes', {}, runIo);
+    const { sink, stdout, stderr, io: runIo } = io();
+    // -v: ansible-playbook's own -vvv text is passed on (to stderr), masked like the events
+    const result = await runPhase(ctx, site, 'build-volumes', { verbose: 1 }, runIo);
 
     expect(result.ok).toBe(false);
     expect(result.rc).toBe(2);
@@ -150,7 +151,8 @@ describe('runner with the real ansible-playbook', () => {
     // plain output (no terminal) names the failure and ends with the recap
     expect(stdout.text).toContain('[build-volumes] FAILED p-hive1.demo | Break on the second hive | non-zero return code');
     expect(stdout.text).toMatch(/== build-volumes FAILED \(rc 2\) in [\d.]+s\nhost +ok +changed +failed +unreachable +skipped\n/);
-    for (const text of [stdout.text, readFileSync(result.runRecord, 'utf8')]) expect(text).not.toContain(REGISTRY_PASSWORD);
+    expect(stderr.text).toMatch(/ESTABLISH LOCAL CONNECTION/);
+    for (const text of [stdout.text, stderr.text, readFileSync(result.runRecord, 'utf8')]) expect(text).not.toContain(REGISTRY_PASSWORD);
     expect(readProgress(ctx.stageDir).succeeded['build-volumes']).toBeUndefined();
   }, 90_000);
 
