@@ -10,7 +10,7 @@
 // process, imports included; warm: later calls). Target: the CLI well under 0.3 s.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,6 +116,8 @@ try {
   const dist = join(repo, 'dist', 'inventory', 'index.js');
   if (!existsSync(dist)) throw new Error('dist/ is missing: run npm run build first');
   console.log(`inventory: ${HOSTS} servers per stage, ${SERVICES} services in ${FILES} files (${root})`);
+  // timings scale with machine load: print it so figures can be compared
+  console.log(`machine: ${cpus().length} cpus, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   // in-process, cold: a fresh node process that imports and runs once
   const coldScript = `

@@ -72,7 +72,8 @@ function contextFor(g: GlobalOpts): HiveContext {
 async function loadSite(ctx: HiveContext, requireStage = true): Promise<Site> {
   const { readSite } = await import('../inventory/index.js');
   const firstHive = Number(readSettings(ctx.hiveDir).first_hive ?? 0);
-  const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive });
+  // validate (requireStage false) only reads: it allocates nothing and writes nothing
+  const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive, dryRun: !requireStage });
   if (requireStage && !site.stages[ctx.stage]) {
     const defined = Object.keys(site.stages).join(', ') || 'none';
     throw new UsageError(`stage "${ctx.stage}" is not defined in the inventory (defined: ${defined})`);
@@ -130,7 +131,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
   const program = addGlobalOptions(new Command('hive'))
     .description('Build and run a multi-server docker swarm site from one inventory.')
     .version('0.1.0', '--version')
-    .showHelpAfterError()
+    .showHelpAfterError('(hive --help lists the commands; hive COMMAND --help its options)')
     .enablePositionalOptions(false);
 
   const action =
@@ -177,8 +178,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
         const site = await loadSite(ctx);
         const inv = await import('../model/ansible-inventory.js');
         if (o.yaml) {
-          const { stringify } = await import('yaml');
-          process.stdout.write(stringify(inv.toInventoryYaml(site, ctx.stage)));
+          process.stdout.write(inv.inventoryYamlText(site, ctx.stage));
           return 0;
         }
         const list = inv.toAnsibleInventory(site, ctx.stage) as { _meta: { hostvars: Record<string, unknown> } };

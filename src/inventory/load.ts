@@ -1,6 +1,8 @@
-// Reads the inventory folder: every *.yml/*.yaml file directly in it, parsed as YAML 1.1 (the
-// dialect Ansible's PyYAML speaks: `yes`/`False` are booleans, unquoted 22:22 is base 60) with
-// every node's position kept, so later checks can name the line of any key.
+// Reads the inventory folder: every *.yml/*.yaml file directly in it, parsed as YAML 1.1 the way
+// Ansible's PyYAML reads it (`yes`/`False` are booleans, unquoted 22:22 is base 60; see
+// yaml-dialect.ts). Any check can ask for the line of any key: clean files are read with the fast
+// parser and only parsed again with positions when a message needs a line the quick scanner
+// (top-level block entries such as services.web) cannot give.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Document, LineCounter, Node } from 'yaml';

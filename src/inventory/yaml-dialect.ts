@@ -46,13 +46,14 @@ const vaultTag: ScalarTag = {
   tag: '!vault',
   identify: (v) => v instanceof AnsibleVault,
   resolve: (s) => new AnsibleVault(s),
-  stringify: (item) => (item.value as AnsibleVault).ciphertext,
+  // the value is an AnsibleVault, or its text when toInventoryYaml already made a tagged node
+  stringify: (item) => (item.value instanceof AnsibleVault ? item.value.ciphertext : String(item.value)),
 };
 const unsafeTag: ScalarTag = {
   tag: '!unsafe',
   identify: (v) => v instanceof AnsibleUnsafe,
   resolve: (s) => new AnsibleUnsafe(s),
-  stringify: (item) => (item.value as AnsibleUnsafe).text,
+  stringify: (item) => (item.value instanceof AnsibleUnsafe ? item.value.text : String(item.value)),
 };
 
 function pyyamlTag(tag: Tags[number]): Tags[number] | null {
@@ -74,10 +75,18 @@ function pyyamlTag(tag: Tags[number]): Tags[number] | null {
   return test ? ({ ...tag, test } as ScalarTag) : tag;
 }
 
-/** `customTags` for the `yaml` package (with `version: '1.1'`). */
+/** `customTags` for the `yaml` package (with `version: '1.1'`) to parse. */
 export function yamlTags(tags: Tags): Tags {
-  const out = tags.map(pyyamlTag).filter((t): t is Tags[number] => t !== null);
-  return [...out, vaultTag, unsafeTag];
+  return [...yamlOutputTags(tags), vaultTag, unsafeTag];
+}
+
+/**
+ * `customTags` to write YAML that PyYAML reads back the same (strings such as "y" need no quotes,
+ * "yes" does). Vaulted and unsafe values must already be tagged scalar nodes (toInventoryYaml
+ * makes them so), which the `yaml` package writes with their tag as they are.
+ */
+export function yamlOutputTags(tags: Tags): Tags {
+  return tags.map(pyyamlTag).filter((t): t is Tags[number] => t !== null);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -333,8 +333,10 @@ export function buildSite(hiveDoc: SourceDoc, serviceDocs: SourceDoc[], opts: Bu
               auto = true;
             }
           } else {
+            // pinning a service's own automatic port explicitly is fine; taking another's is not
+            const key = `${name}${parsed.target_port}`;
             const owner = Object.entries(allocator.state.publishedPorts).find(([, n]) => n === published)?.[0];
-            if (owner !== undefined)
+            if (owner !== undefined && owner !== key)
               report(
                 doc,
                 [...servicePath, 'ports', i],

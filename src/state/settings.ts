@@ -3,7 +3,7 @@
 // apply to every later run.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import jsYaml from 'js-yaml';
 import { STAGES, type StageName } from '../model/site.js';
 
 export interface SettingSpec {
@@ -37,7 +37,7 @@ const settingsPath = (hiveDir: string) => join(hiveDir, 'settings.yml');
 export function readSettings(hiveDir: string): Settings {
   const path = settingsPath(hiveDir);
   if (!existsSync(path)) return {};
-  const data = parse(readFileSync(path, 'utf8')) as unknown;
+  const data = jsYaml.load(readFileSync(path, 'utf8')) as unknown;
   return data && typeof data === 'object' ? (data as Settings) : {};
 }
 
@@ -49,7 +49,7 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   const settings = { ...readSettings(hiveDir), [name]: value };
   mkdirSync(hiveDir, { recursive: true });
   const tmp = `${settingsPath(hiveDir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, stringify(settings));
+  writeFileSync(tmp, jsYaml.dump(settings));
   renameSync(tmp, settingsPath(hiveDir));
   return value;
 }

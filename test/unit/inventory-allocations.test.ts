@@ -84,6 +84,17 @@ describe('allocations', () => {
     );
   });
 
+  it('let a service pin its own automatic port but not take another\'s', () => {
+    const p = project(servicesFile(port('web', 8080), port('api', 9000)));
+    p.readAs('private');
+    p.write(servicesFile('  web:\n    image: x\n    ports: ["61001:8080"]\n', port('api', 9000)));
+    expect(autoPorts(p.readAs('private'))).toEqual({ api9000: 61002 });
+    p.write(servicesFile(port('web', 8080), '  api:\n    image: x\n    ports: ["61001:9000"]\n'));
+    expect(() => p.readAs('private')).toThrow(
+      'inventory/services.yml:8: services.api.ports.0: published port 61001 is already allocated automatically to web8080 (.hive/private/allocations.yml)',
+    );
+  });
+
   it('are only written when something new was allocated', () => {
     const p = project(servicesFile(drbd('db', 'db_data')));
     p.readAs('private');
