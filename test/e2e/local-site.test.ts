@@ -1,9 +1,8 @@
 // End to end on this machine's docker engine: a site made by `hive init --provider local`,
 // checked as a user would check it (docker, ssh, the phase results). The suites share one site
-// (site-fixture.ts): build-infra runs once, the last suite halts and destroys it.
-//
-// Suites for later phases (setup-hosts: swarm, registry, ...) go between "build-infra" and
-// "halt and destroy"; use `phaseOnce(site, 'setup-hosts')` so the phase runs once per site.
+// (site-fixture.ts): build-infra runs once; zz-halt-destroy.test.ts, the last e2e file (see
+// sequencer.ts), halts and destroys it. Suites for later phases live in their own files and use
+// `phaseOnce(site, '<phase>')` so a phase runs once per site.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   dockerOut,
   explain,
-  forgetSite,
   hive,
   run,
   runPhase,
-  siteResources,
   ssh,
   total,
   useSite,
@@ -114,29 +111,5 @@ describe('build-infra without a docker engine', () => {
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/no docker engine answers/);
     expect(r.stdout + r.stderr).toMatch(/dockerd/);
-  });
-});
-
-// Keep last: it ends the shared site.
-describe('halt and destroy', () => {
-  let site: LocalSite;
-  beforeAll(async () => {
-    site = await useSite();
-  });
-
-  it('-H stops every host container and keeps them', async () => {
-    const r = await runPhase(site, 'build-infra', ['-H']);
-    expect(r.code, explain(r)).toBe(0);
-    const containers = await inspect(site.hosts.map((h) => h.name));
-    expect(containers.map((c) => c.State.Running)).toEqual(site.hosts.map(() => false));
-  });
-
-  it('-D leaves no container, network or volume with the site label', async () => {
-    const r = await runPhase(site, 'build-infra', ['-D']);
-    forgetSite();
-    expect(r.code, explain(r)).toBe(0);
-    expect(await siteResources(site.name)).toEqual({ containers: [], networks: [], volumes: [] });
-    // the host image stays cached for the next site
-    expect(await dockerOut(['images', '-q', 'hive-host:bookworm'])).not.toBe('');
   });
 });

@@ -3,12 +3,13 @@
 """Waits until services have converged, been rolled back, failed, or are gone.
 
 Argument: base64 of JSON {"services": [{"name", "expect": "present"|"absent"}], "since": <epoch
-seconds before the deploy>, "timeout": <seconds>}. Prints JSON {"results": {name: {"status":
+seconds before the deploy>, "timeout": <seconds>, "settle": <seconds>}. Prints JSON {"results": {name: {"status":
 "converged"|"rolled_back"|"failed"|"timeout"|"removed", "message"}}} and always exits 0: the
 playbook turns the results into a failure that names the services.
 
 A service has converged when its rolling update (if this deploy started one) completed and as
-many tasks run as it wants. An update swarm rolled back, or paused, is a failure; so is a new
+many tasks as it wants have been running for `settle` seconds (a container that exits right
+after it starts is not a running service). An update swarm rolled back, or paused, is a failure; so is a new
 service whose tasks keep failing. docker service create/update --detach=false report the same
 states, but exit 0 after a rollback (docker/cli#373), which is why hive waits itself.
 """
@@ -54,7 +55,7 @@ def task_error(tasks):
     return status.get("Err") or status.get("Message")
 
 
-def check(client, name, expect, since, elapsed):
+def check(client, name, expect, since, elapsed, settle):
     try:
         svc = client.inspect_service(name)
     except docker.errors.NotFound:
@@ -89,14 +90,15 @@ def check(client, name, expect, since, elapsed):
             return None, None
         recent_failures = [
             t for t in tasks
-            if t.get("Status", {}).get("State") in ("failed", "rejected")
+            if t.get("Status", {}).get("State") in ("failed", "rejected", "complete")
             and parse_time(t.get("Status", {}).get("Timestamp")) >= since - 1
         ]
         if len(recent_failures) >= MAX_FAILED_TASKS and len(running) < desired:
             return "failed", "%d tasks failed, %d of %d running (task error: %s)" % (
                 len(recent_failures), len(running), desired, task_error(recent_failures))
     current = [t for t in running if t.get("Spec", {}).get("ContainerSpec", {}).get("Image") == image]
-    if len(current) >= desired and len(live) == len(running):
+    settled = [t for t in current if time.time() - parse_time(t.get("Status", {}).get("Timestamp")) >= settle]
+    if len(settled) >= desired and len(live) == len(running):
         return "converged", "%d/%d tasks running" % (len(current), desired)
     return None, "%d/%d tasks running" % (len(current), desired)
 
@@ -106,6 +108,7 @@ def main():
     client = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
     since = float(args.get("since") or time.time())
     timeout = float(args.get("timeout") or 300)
+    settle = float(args.get("settle", 5))
     pending = {s["name"]: s.get("expect", "present") for s in args["services"]}
     results = {}
     progress = {}
@@ -113,7 +116,7 @@ def main():
     while pending:
         elapsed = time.time() - start
         for name, expect in list(pending.items()):
-            status, message = check(client, name, expect, since, elapsed)
+            status, message = check(client, name, expect, since, elapsed, settle)
             if status:
                 results[name] = {"status": status, "message": message}
                 del pending[name]

@@ -3,7 +3,7 @@
 // `hive.image-version=<hash of the recipe>`. Whatever a host needs beyond booting and accepting
 // SSH (docker.io, rsyslog, ...) is setup-hosts' work, as on a cloud image.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ProviderError } from '../errors.js';
@@ -145,7 +145,8 @@ async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
       } catch {
         // the holder has not written its pid yet
       }
-      if (Number.isInteger(pid) && !alive(pid)) {
+      const stale = Number.isNaN(pid) && Date.now() - (statSync(LOCK_DIR, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60_000;
+      if ((Number.isInteger(pid) && !alive(pid)) || stale) {
         rmSync(LOCK_DIR, { recursive: true, force: true });
         continue;
       }
@@ -180,6 +181,8 @@ export async function ensureHostImage(opts: { aptProxy?: string; dryRun?: boolea
     if (await findHostImage(version)) return { image: HOST_IMAGE, version, built: false };
     const started = Date.now();
     await buildHostImage(version, mirrors, opts.aptProxy);
+    // earlier versions of the image that no container uses any more
+    await docker(['image', 'prune', '--force', '--filter', `label=${IMAGE_VERSION_LABEL}`], { reject: false });
     return { image: HOST_IMAGE, version, built: true, seconds: Math.round((Date.now() - started) / 1000) };
   });
 }
