@@ -77,7 +77,7 @@ hive_backup_entry() {
   stamp=$(date +%Y%m%d%H%M%S)
   file="$dir/$name-$stamp.$ext"
   tmp="$file.partial"
-  trap 'rm -f "$tmp"' EXIT
+  HIVE_PARTIAL=$tmp
   echo "   $name: $kind backup to $file"
   case "$kind" in
     directory)
@@ -95,7 +95,7 @@ hive_backup_entry() {
   esac
   chmod 0600 "$tmp"
   mv "$tmp" "$file"
-  trap - EXIT
+  HIVE_PARTIAL=
   ln -sfn "${file##*/}" "$dir/$name-latest.$ext"
   # only after a good backup: a failing backup never eats the last good ones
   if [ "$days" -gt 0 ]; then

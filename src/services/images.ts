@@ -1,0 +1,78 @@
+// The image versions of a stage: `.hive/<stage>/images.yml`. build-images adds a version when an
+// image's inputs changed (and makes it `latest`), deploy-services records what it rolled out
+// (`deployed`, `history`), `hive rollback` pins an earlier version (`pinned`). The Ansible roles
+// image_build and services write the same shape; this module reads it and writes the pin.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+
+export interface ImageVersion {
+  version: string;
+  /** ISO time of the build. */
+  built_at?: string;
+  /** Image id (sha256:...) on the repository's engine. */
+  id?: string;
+}
+
+export interface Deployment {
+  version: string;
+  deployed_at: string;
+}
+
+export interface ImageRecord {
+  /** <registry>/image_<service>, without tag. */
+  repository?: string;
+  /** Newest build: what deploy-services rolls out unless a version is pinned. */
+  latest?: string | null;
+  /** Set by `hive rollback`: deploy-services rolls out this version until a new build. */
+  pinned?: string | null;
+  /** The version running on the swarm after the last successful deploy. */
+  deployed?: string | null;
+  deployed_at?: string;
+  /** Newest first. */
+  versions?: ImageVersion[];
+  /** Deployments, newest first. */
+  history?: Deployment[];
+}
+
+export type ImageRecords = Record<string, ImageRecord>;
+
+export const IMAGES_FILE = 'images.yml';
+const HEADER = '# Image versions of stage %s: written by hive build-images, deploy-services and rollback.\n';
+
+export const imagesPath = (stageDir: string) => join(stageDir, IMAGES_FILE);
+
+export class ImageRecordsError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageRecordsError';
+  }
+}
+
+/** The records of a stage ({} when nothing was built yet). */
+export function readImageRecords(stageDir: string): ImageRecords {
+  const path = imagesPath(stageDir);
+  if (!existsSync(path)) return {};
+  let data: unknown;
+  try {
+    data = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ImageRecordsError(`${path}: not valid YAML (${(err as Error).message})`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ImageRecordsError(`${path}: expected a mapping of service names`);
+  return data as ImageRecords;
+}
+
+/** Writes the records atomically (a reader never sees half a file). */
+export function writeImageRecords(stageDir: string, stage: string, records: ImageRecords): void {
+  const path = imagesPath(stageDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  // YAML 1.1 like Ansible's reader: times and hex versions that look like numbers stay quoted strings
+  writeFileSync(tmp, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }), { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/** The version deploy-services rolls out: the pin, else the newest build. */
+export const targetVersion = (r: ImageRecord | undefined): string | undefined => r?.pinned || r?.latest || undefined;
