@@ -42,6 +42,10 @@ options:
     type: list
     elements: str
     default: []
+  timeout:
+    description: Seconds one API call may take (a first template import is slow on a busy host).
+    type: int
+    default: 600
 author: hive
 """
 
@@ -63,8 +67,9 @@ SHA_MACRO = "{$HIVE.TEMPLATES.SHA256}"
 
 
 class Api:
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: int):
         self.url = url
+        self.timeout = timeout
         self.auth = None
         self.seq = 0
 
@@ -75,7 +80,7 @@ class Api:
             body["auth"] = self.auth
         req = urllib.request.Request(self.url, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json-rpc"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             reply = json.loads(resp.read().decode())
         if "error" in reply:
             err = reply["error"]
@@ -110,13 +115,14 @@ def main():
             groups=dict(type="list", elements="str", default=[]),
             hosts=dict(type="list", elements="dict", default=[]),
             remove_hosts=dict(type="list", elements="str", default=[]),
+            timeout=dict(type="int", default=600),
         ),
         supports_check_mode=True,
     )
     p = module.params
     check = module.check_mode
     actions = []
-    api = Api(p["url"])
+    api = Api(p["url"], p["timeout"])
     try:
         api.auth = api.call("user.login", {"username": p["login_user"], "password": p["login_password"]})
 
