@@ -274,6 +274,59 @@ export function buildProgram(setCode: (code: number) => void): Command {
       }),
     );
 
+  addGlobalOptions(program.command('plan'))
+    .description('show what a phase would change, without changing anything (default: deploy-services)')
+    .addOption(new Option('-p, --phase <phase>', 'deploy-services (services) or build-infra (infrastructure)').choices(['deploy-services', 'build-infra']).default('deploy-services'))
+    .option('-l, --limit <services>', 'only these services (comma separated)')
+    .option('--json', 'print the plan as JSON')
+    .action(
+      action(async (o: { phase: string; limit?: string; json?: boolean }, cmd: Command) => {
+        const g = globals(cmd);
+        const ctx = contextFor(g);
+        const site = await loadSite(ctx);
+        if (o.phase === 'build-infra') {
+          const { planBuildInfra } = await import('./plan-infra.js');
+          return planBuildInfra(ctx, site, { json: o.json });
+        }
+        const { planServices, formatPlan } = await import('../services/index.js');
+        const plan = await planServices(ctx, site, { limit: o.limit, verbose: g.verbose });
+        if (o.json) {
+          const { phase: _phase, ...rest } = plan as typeof plan & { phase?: unknown };
+          process.stdout.write(JSON.stringify(rest, null, 2) + '\n');
+        } else process.stdout.write(formatPlan(plan));
+        return plan.services.some((e) => e.action === 'error') ? 1 : 0;
+      }),
+    );
+
+  addGlobalOptions(program.command('versions'))
+    .description('list the recorded image versions of a service (newest first)')
+    .argument('<service>')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (service: string, o: { json?: boolean }, cmd: Command) => {
+        const ctx = contextFor(globals(cmd));
+        const { listVersions, formatVersions } = await import('../services/index.js');
+        const v = listVersions(ctx, service);
+        process.stdout.write(o.json ? JSON.stringify(v, null, 2) + '\n' : formatVersions(v));
+        return 0;
+      }),
+    );
+
+  addPhaseOptions(addGlobalOptions(program.command('rollback')))
+    .description('redeploy a recorded earlier image version of a service (default: the one before)')
+    .argument('<service>')
+    .option('--to <version>', 'the version to deploy (see hive versions SERVICE)')
+    .action(
+      action(async (service: string, o: PhaseOpts & { to?: string }, cmd: Command) => {
+        const g = globals(cmd) as PhaseOpts & { to?: string };
+        const ctx = contextFor(g);
+        const site = await loadSite(ctx);
+        const { rollbackService } = await import('../services/index.js');
+        const result = await rollbackService(ctx, site, service, g.to ?? o.to, runOptions(g));
+        return result.ok ? 0 : 1;
+      }),
+    );
+
   addGlobalOptions(program.command('list-hosts'))
     .description('print the host names of the stage')
     .action(

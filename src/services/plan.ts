@@ -18,6 +18,8 @@ export interface PlanChange {
   field: string;
   before?: unknown;
   after?: unknown;
+  /** env only: the variables added, removed or changed (their values are never shown). */
+  keys?: string[];
 }
 
 export interface PlanEntry {
@@ -76,6 +78,19 @@ interface RawEntry {
   message?: string;
 }
 
+/** Variables that differ between two env values (lists of K=V or maps). */
+function changedKeys(before: unknown, after: unknown): string[] {
+  const asMap = (v: unknown): Map<string, string> => {
+    const m = new Map<string, string>();
+    if (Array.isArray(v)) for (const kv of v) m.set(String(kv).split('=')[0], String(kv).slice(String(kv).split('=')[0].length + 1));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) m.set(k, String(x));
+    return m;
+  };
+  const a = asMap(before);
+  const b = asMap(after);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
+}
+
 /** The labels without hive.spec (the hash of the rest of the spec). */
 function withoutSpecLabel(field: string, value: unknown): unknown {
   if (field !== 'labels' || !value || typeof value !== 'object') return value;
@@ -95,11 +110,15 @@ export function parsePlanFile(text: string): { stage: string; services: PlanEntr
     if (r.message) e.message = r.message;
     if (r.action === 'update') {
       e.changes = (r.changes ?? [])
-        .map((field) => ({
-          field,
-          ...(r.before && field in r.before ? { before: withoutSpecLabel(field, r.before[field]) } : {}),
-          ...(r.after && field in r.after ? { after: withoutSpecLabel(field, r.after[field]) } : {}),
-        }))
+        .map((field): PlanChange => {
+          // environment values may be passwords: name the variables, not their values
+          if (field === 'env') return { field, keys: changedKeys(r.before?.env, r.after?.env) };
+          return {
+            field,
+            ...(r.before && field in r.before ? { before: withoutSpecLabel(field, r.before[field]) } : {}),
+            ...(r.after && field in r.after ? { after: withoutSpecLabel(field, r.after[field]) } : {}),
+          };
+        })
         // hive's own spec hash label changes with any other field: not a change worth a line
         .filter((c) => !(c.field === 'labels' && 'before' in c && JSON.stringify(c.before) === JSON.stringify(c.after)));
     }
@@ -166,7 +185,8 @@ export function formatPlan(plan: ServicePlan): string {
       case 'update':
         lines.push(`${head}  ${(e.changes ?? []).map((c) => c.field).join(', ')}`);
         for (const c of e.changes ?? []) {
-          if (c.before !== undefined || c.after !== undefined) lines.push(`      ${c.field}: ${show(c.before)} → ${show(c.after)}`);
+          if (c.keys) lines.push(`      ${c.field}: ${c.keys.join(', ') || '(order)'} (values not shown)`);
+          else if (c.before !== undefined || c.after !== undefined) lines.push(`      ${c.field}: ${show(c.before)} → ${show(c.after)}`);
         }
         break;
       case 'remove':

@@ -212,6 +212,8 @@ describe('repository operations (local site)', () => {
 
       const restore = await captured((io) => runRestore(ctx, loaded, 'notes', {}, io));
       expect(restore.code, restore.out + restore.err).toBe(0);
+      // the check entry only backs up (no restore_command / restore_file)
+      expect(restore.out).toMatch(/check: backup only/);
       expect(await inNotes('cd /var/lib/notes && ls -A | sort && cat e2e-backup.txt')).toBe(before);
     });
 

@@ -6,9 +6,11 @@ const planJson = JSON.stringify({
   stage: 'private',
   services: [
     { name: 'web', action: 'update', image: 'p-hive3.demo:5000/image_web:b2', unbuilt: false, live_image: 'p-hive3.demo:5000/image_web:a1',
-      changes: ['image', 'labels', 'healthcheck'],
-      before: { image: 'p-hive3.demo:5000/image_web:a1', labels: { 'hive.spec': '111', 'hive.stage': 'private' }, healthcheck: null },
-      after: { image: 'p-hive3.demo:5000/image_web:b2', labels: { 'hive.spec': '222', 'hive.stage': 'private' }, healthcheck: { retries: 2 } } },
+      changes: ['image', 'labels', 'healthcheck', 'env'],
+      before: { image: 'p-hive3.demo:5000/image_web:a1', labels: { 'hive.spec': '111', 'hive.stage': 'private' }, healthcheck: null,
+        env: ['DB_PASSWORD=old-secret', 'MODE=a', 'GONE=1'] },
+      after: { image: 'p-hive3.demo:5000/image_web:b2', labels: { 'hive.spec': '222', 'hive.stage': 'private' }, healthcheck: { retries: 2 },
+        env: ['DB_PASSWORD=new-secret', 'MODE=a', 'NEW=2'] } },
     { name: 'notes', action: 'unchanged', image: 'p-hive3.demo:5000/image_notes:c3', unbuilt: false },
     { name: 'api', action: 'create', image: 'p-hive3.demo:5000/image_api:not-built', unbuilt: true },
     { name: 'old', action: 'remove', live_image: 'nginx:1' },
@@ -28,6 +30,7 @@ describe('hive plan', () => {
     expect(webEntry.changes).toEqual([
       { field: 'image', before: 'p-hive3.demo:5000/image_web:a1', after: 'p-hive3.demo:5000/image_web:b2' },
       { field: 'healthcheck', before: null, after: { retries: 2 } },
+      { field: 'env', keys: ['DB_PASSWORD', 'GONE', 'NEW'] },
     ]);
   });
 
@@ -42,7 +45,9 @@ describe('hive plan', () => {
     expect(text).toContain('deploy-services plan for stage private:');
     expect(text).toMatch(/\+ create +api +image not built yet \(run hive build-images\)/);
     expect(text).toMatch(/\+ create +db +image postgres:16/);
-    expect(text).toMatch(/~ update +web +image, healthcheck/);
+    expect(text).toMatch(/~ update +web +image, healthcheck, env/);
+    expect(text).toContain('      env: DB_PASSWORD, GONE, NEW (values not shown)');
+    expect(text).not.toContain('secret');
     expect(text).toContain('      image: p-hive3.demo:5000/image_web:a1 → p-hive3.demo:5000/image_web:b2');
     expect(text).toMatch(/- remove +old +\(no longer in the inventory; running nginx:1\)/);
     expect(text).toMatch(/= unchanged notes/);

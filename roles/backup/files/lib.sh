@@ -106,9 +106,20 @@ hive_backup_entry() {
 
 hive_restore_entry() {
   local name=$1 kind=$2 directory=$3 restore_command=$6 restore_file=$7 ext=$8
-  local file
-  if [ -n "${HIVE_RESTORE_FILE:-}" ]; then
-    case "${HIVE_RESTORE_FILE##*/}" in
+  local file given=${HIVE_RESTORE_FILE:-}
+  given=${given##*/}
+  if [ "$kind" = command ] && [ -z "$restore_command" ] && [ -z "$restore_file" ]; then
+    # a backup-only entry (a report, an export for elsewhere): nothing to put back
+    case "$given" in
+      "$name"-[0-9]*."$ext"|"$name"-latest."$ext")
+        echo "$name has neither restore_command nor restore_file: it cannot be restored" >&2
+        return 1 ;;
+    esac
+    echo "   $name: backup only (no restore_command or restore_file), skipped"
+    return 0
+  fi
+  if [ -n "$given" ]; then
+    case "$given" in
       "$name"-[0-9]*."$ext"|"$name"-latest."$ext") file=$HIVE_RESTORE_FILE ;;
       *) return 0 ;;
     esac
@@ -131,11 +142,8 @@ hive_restore_entry() {
         if [ -n "$restore_command" ]; then
           hive_run sh -c "$restore_command"
         fi
-      elif [ -n "$restore_command" ]; then
-        hive_run_i sh -c "$restore_command" < "$file"
       else
-        echo "$name has neither restore_command nor restore_file" >&2
-        return 1
+        hive_run_i sh -c "$restore_command" < "$file"
       fi
       ;;
     *) echo "unknown backup kind $kind" >&2; return 2 ;;

@@ -17,7 +17,12 @@ import docker
 
 def main():
     client = docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
-    services = client.services()
+    try:
+        services = client.services()
+    except docker.errors.APIError as err:
+        # typically "This node is not a swarm manager": the swarm is not formed yet
+        sys.stderr.write("cannot list the swarm's services here (%s): has setup-hosts run?\n" % err.explanation)
+        sys.exit(1)
     running = {}
     desired_tasks = {}
     for task in client.tasks(filters={"desired-state": "running"}):

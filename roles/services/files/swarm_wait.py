@@ -55,14 +55,11 @@ def task_error(tasks):
     return status.get("Err") or status.get("Message")
 
 
-def check(client, name, expect, since, elapsed, settle):
-    try:
-        svc = client.inspect_service(name)
-    except docker.errors.NotFound:
+def check(svc, tasks, expect, since, elapsed, settle):
+    if svc is None:
         if expect == "absent":
             return "removed", None
         return "failed", "the service is not on the swarm"
-    tasks = client.tasks(filters={"service": name})
     if expect == "absent":
         # inspect still answers while swarm removes it
         return None, None
@@ -115,8 +112,15 @@ def main():
     start = time.time()
     while pending:
         elapsed = time.time() - start
+        # one pass over the API per round, however many services are waited for
+        services = {svc["Spec"]["Name"]: svc for svc in client.services()}
+        by_service = {}
+        for task in client.tasks():
+            by_service.setdefault(task.get("ServiceID"), []).append(task)
         for name, expect in list(pending.items()):
-            status, message = check(client, name, expect, since, elapsed, settle)
+            svc = services.get(name)
+            tasks = by_service.get(svc["ID"], []) if svc else []
+            status, message = check(svc, tasks, expect, since, elapsed, settle)
             if status:
                 results[name] = {"status": status, "message": message}
                 del pending[name]
@@ -137,7 +141,7 @@ def main():
                         timeout, progress.get(name) or "no task running", "; task error: %s" % err if err else ""),
                 }
             break
-        time.sleep(1)
+        time.sleep(0.5)
     json.dump({"results": results, "seconds": round(time.time() - start, 1)}, sys.stdout, sort_keys=True)
 
 

@@ -43,9 +43,9 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds one API call may take (a first template import is slow on a busy host).
+    description: Seconds one API call may take (the task retries a run that timed out).
     type: int
-    default: 600
+    default: 120
 author: hive
 """
 
@@ -115,7 +115,7 @@ def main():
             groups=dict(type="list", elements="str", default=[]),
             hosts=dict(type="list", elements="dict", default=[]),
             remove_hosts=dict(type="list", elements="str", default=[]),
-            timeout=dict(type="int", default=600),
+            timeout=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
