@@ -327,6 +327,45 @@ export function buildProgram(setCode: (code: number) => void): Command {
       }),
     );
 
+  addGlobalOptions(program.command('logs'))
+    .description("print a service's log file from the repository's log collector")
+    .argument('<service>')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <count>', 'lines from the end to print first', '100')
+    .action(
+      action(async (service: string, o: { follow?: boolean; lines: string }, cmd: Command) => {
+        const ctx = contextFor(globals(cmd));
+        const site = await loadSite(ctx);
+        const { showLogs } = await import('../ops/index.js');
+        return showLogs(ctx, site, service, { follow: o.follow, lines: Number(o.lines) });
+      }),
+    );
+
+  addGlobalOptions(program.command('backup'))
+    .description("run the site backup now (one service's backup_scripts, or everything)")
+    .argument('[service]')
+    .action(
+      action(async (service: string | undefined, _o, cmd: Command) => {
+        const ctx = contextFor(globals(cmd));
+        const site = await loadSite(ctx);
+        const { runBackup } = await import('../ops/index.js');
+        return runBackup(ctx, site, service);
+      }),
+    );
+
+  addGlobalOptions(program.command('restore'))
+    .description('restore the latest (or the named) backup into the running service')
+    .argument('<service>')
+    .option('--from <file>', 'a backup file on the repository')
+    .action(
+      action(async (service: string, o: { from?: string }, cmd: Command) => {
+        const ctx = contextFor(globals(cmd));
+        const site = await loadSite(ctx);
+        const { runRestore } = await import('../ops/index.js');
+        return runRestore(ctx, site, service, { from: o.from });
+      }),
+    );
+
   addGlobalOptions(program.command('list-hosts'))
     .description('print the host names of the stage')
     .action(
