@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io ansible debootstrap drbd-utils sshpass openssh-client openssl curl
-  python3-docker python3-passlib python3-jmespath apt-cacher-ng ansible-lint python3-flake8)
+  python3-docker python3-passlib python3-jmespath apt-cacher-ng ansible-lint python3-flake8 chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

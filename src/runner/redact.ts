@@ -24,11 +24,14 @@ function collect(value: unknown, into: Set<string>, secretContext = false): void
 /** Secret values known to hive for this stage. */
 export function knownSecrets(site: Site, stage: StageName, stageDir: string, extraVars?: Record<string, unknown>): string[] {
   const found = new Set<string>();
-  try {
-    const pw = readFileSync(join(stageDir, 'registry_password'), 'utf8').trim();
-    if (pw.length >= MIN_SECRET_LENGTH) found.add(pw);
-  } catch {
-    // no registry password yet
+  // the generated secrets of the stage (each may not exist yet)
+  for (const file of ['registry_password', 'zabbix_admin_password', 'zabbix_db_password']) {
+    try {
+      const pw = readFileSync(join(stageDir, file), 'utf8').trim();
+      if (pw.length >= MIN_SECRET_LENGTH) found.add(pw);
+    } catch {
+      // not generated yet
+    }
   }
   const st = site.stages[stage];
   if (st) {

@@ -2,11 +2,13 @@
 // one file per service, monitor_error), backup and restore (hive-backup, `hive backup` /
 // `hive restore`), and Zabbix (server, agents, API registration, frontend). Everything is
 // checked as a user would: lines written inside a service's container, files on the repository,
-// HTTP from this machine to the Zabbix API and the frontend in headless Chromium.
+// HTTP from this machine to the Zabbix API and the frontend in headless Chromium, through the
+// forward `hive ssh --zabbix` opens (the host firewall admits only the site's servers).
 //
 // The suite adds backup_scripts and monitor_error to the sample's notes service (and puts the
 // inventory back at the end: other suites share the site).
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
 import { readSite } from '../../src/inventory/index.js';
 import { runBackup, runRestore, showLogs, type OpsIo } from '../../src/ops/index.js';
-import { explain, phaseOnce, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';
+import { explain, HIVE_BIN, phaseOnce, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';
 
 const LONG = 20 * 60_000;
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,6 +26,9 @@ const PACKAGE_DEFAULTS = ['zabbix'];
 
 let site: LocalSite;
 let repository: LocalSite['hosts'][number];
+/** http://localhost:<port> forwarded to the frontend by `hive ssh --zabbix`. */
+let frontend: string;
+let forward: ChildProcess | undefined;
 const saved = new Map<string, string>();
 
 function edit(rel: string, change: (text: string) => string): void {
@@ -87,7 +92,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 
 /** JSON-RPC against the repository's Zabbix API, straight from this machine. */
 async function zabbix(method: string, params: unknown, auth?: string): Promise<{ result?: any; error?: { message: string; data: string } }> {
-  const res = await fetch(`http://${repository.ip}/api_jsonrpc.php`, {
+  const res = await fetch(`${frontend}/api_jsonrpc.php`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json-rpc' },
     body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1, ...(auth ? { auth } : {}) }),
@@ -111,6 +116,42 @@ function execOut(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ co
       resolve({ code: err ? 1 : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
   });
+}
+
+/** Remote command that holds the forward open and ends when the connection goes. */
+const KEEP_OPEN = 'while kill -0 $PPID 2>/dev/null; do sleep 5; done';
+
+/** Opens the frontend forward the way a user does: `hive ssh --zabbix -Z <port>`. */
+async function openForward(): Promise<void> {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  frontend = `http://localhost:${port}`;
+  // its own process group: hive and the ssh it starts end together
+  forward = spawn(process.execPath, [HIVE_BIN, 'ssh', '--stage', STAGE, '--zabbix', '-Z', String(port), repository.name, KEEP_OPEN], {
+    cwd: site.dir,
+    stdio: 'ignore',
+    detached: true,
+  });
+  await until(
+    `the frontend at ${frontend} (hive ssh --zabbix)`,
+    async () => ((await fetch(`${frontend}/`, { signal: AbortSignal.timeout(5000) })).ok ? true : undefined),
+    60_000,
+    1000,
+  );
+}
+
+function closeForward(): void {
+  if (forward?.pid) {
+    try {
+      process.kill(-forward.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 describe('repository operations (local site)', () => {
@@ -145,9 +186,11 @@ describe('repository operations (local site)', () => {
     expect(deploy.code, explain(deploy)).toBe(0);
     const init = await phaseOnce(site, 'initialize-services');
     expect(init.code, explain(init)).toBe(0);
+    await openForward();
   }, LONG);
 
   afterAll(() => {
+    closeForward();
     for (const [path, text] of saved) writeFileSync(path, text);
   });
 
@@ -311,7 +354,7 @@ describe('repository operations (local site)', () => {
       const dir = mkdtempSync(join(tmpdir(), 'hive-e2e-zabbix-'));
       try {
         const png = join(dir, 'login.png');
-        const url = `http://${repository.ip}/`;
+        const url = `${frontend}/`;
         const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${join(dir, 'profile')}`];
         const shot = await execOut(CHROMIUM, [...flags, '--window-size=1280,900', `--screenshot=${png}`, url]);
         expect(existsSync(png), shot.stderr).toBe(true);
