@@ -5,8 +5,9 @@
 //   3. `docker stack deploy` of the same 20 services after hive's are removed, twice: detached and
 //      polled until every service runs its task (the quickest a hand deploy can be), and with
 //      --detach=false (the docker CLI waits for each service in turn, 5 s of stability each).
-// Aims (issue 4): 1 ≤ 1.5 × 3 (compared with the polled stack deploy, the stricter); the
-// re-run ≤ 3 × the ping.
+// Aims (issue 4): 1 ≤ 1.5 × 3; the re-run ≤ 3 × the ping. Three stack figures are printed,
+// from the quickest (tasks merely running) to the CLI's own wait, with a ratio for each;
+// "hive's 5 s rule" compares like with like (hive waits until tasks ran 5 s).
 //
 //   npm run build && node bench/deploy.mjs [--site DIR] [--keep] [--services N]
 //
@@ -207,6 +208,7 @@ try {
   };
   // (a) detached, then polled until every service runs its task: the quickest a hand deploy gets
   const t0 = process.hrtime.bigint();
+  const wallStart = Date.now() / 1000;
   await docker(['stack', 'deploy', '--detach=true', '--with-registry-auth', '-c', composeFile, 'bench']);
   for (;;) {
     const reps = (await docker(['service', 'ls', '--filter', 'label=com.docker.stack.namespace=bench', '--format', '{{.Replicas}}'])).stdout.trim().split('\n');
@@ -215,6 +217,12 @@ try {
   }
   const polled = Number(process.hrtime.bigint() - t0) / 1e9;
   row(`docker stack deploy + poll until ${COUNT}/${COUNT} run`, polled);
+  // hive's rule: converged when every task has been running for 5 s (docker service create
+  // --detach=false waits the same 5 s): the latest task start + 5 s, on the same clock
+  const ids = (await docker(['service', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', ...defs.names.map((n) => `bench_${n}`)])).stdout.trim().split('\n');
+  const stamps = (await docker(['inspect', '--format', '{{.Status.Timestamp.Unix}}.{{printf "%09d" .Status.Timestamp.Nanosecond}}', ...ids])).stdout.trim().split('\n').map(Number);
+  const settled = Math.max(...stamps) + 5 - wallStart;
+  row(`docker stack deploy + every task running 5 s (hive's rule)`, settled);
   await stackGone();
   // (b) --detach=false: the CLI waits for each service in turn (5 s of stability each)
   const stack = await docker(['stack', 'deploy', '--detach=false', '--with-registry-auth', '-c', composeFile, 'bench']);
@@ -223,6 +231,7 @@ try {
 
   const hiveCreate = rows[0].seconds;
   const ratioDeploy = hiveCreate / polled;
+  const ratioRule = hiveCreate / settled;
   const ratioWaiting = hiveCreate / stack.seconds;
   const ratioRerun = rerun.seconds / ping.seconds;
   process.stdout.write(
@@ -230,9 +239,10 @@ try {
       '',
       `bench/deploy.mjs on ${cpus().length} cpus (load ${load1.toFixed(2)} at start), ${COUNT} services`,
       ...rows.map((r) => `  ${r.label.padEnd(52)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.note}`),
-      `  deploy / stack deploy+poll = ${ratioDeploy.toFixed(2)}  (aim ≤ 1.5) ${ratioDeploy <= 1.5 ? 'met' : 'NOT met'}`,
-      `  deploy / stack deploy --detach=false = ${ratioWaiting.toFixed(2)}`,
-      `  no-change re-run / ping    = ${ratioRerun.toFixed(2)}  (aim ≤ 3)   ${ratioRerun <= 3 ? 'met' : 'NOT met'}`,
+      `  deploy / stack deploy, tasks running     = ${ratioDeploy.toFixed(2)}  (aim ≤ 1.5) ${ratioDeploy <= 1.5 ? 'met' : 'NOT met'}`,
+      `  deploy / stack deploy, hive's 5 s rule   = ${ratioRule.toFixed(2)}  (aim ≤ 1.5) ${ratioRule <= 1.5 ? 'met' : 'NOT met'}`,
+      `  deploy / stack deploy --detach=false     = ${ratioWaiting.toFixed(2)}  (aim ≤ 1.5) ${ratioWaiting <= 1.5 ? 'met' : 'NOT met'}`,
+      `  no-change re-run / ansible ping          = ${ratioRerun.toFixed(2)}  (aim ≤ 3)   ${ratioRerun <= 3 ? 'met' : 'NOT met'}`,
       '',
     ].join('\n'),
   );
