@@ -1,0 +1,19 @@
+// The bundled roles and playbooks pass ansible-lint's production profile (settings in .ansible-lint).
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const repo = resolve(__dirname, '../..');
+
+describe('ansible-lint', () => {
+  it('passes the production profile on roles/ and playbooks/', () => {
+    const r = spawnSync('ansible-lint', ['--profile', 'production', '--nocolor', 'roles', 'playbooks'], {
+      cwd: repo,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/Passed with production profile: 0 failure/);
+  }, 600_000);
+});
