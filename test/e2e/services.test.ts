@@ -62,6 +62,17 @@ async function answers(port: number): Promise<string[]> {
   return bodies.filter((b): b is string => b !== undefined);
 }
 
+/** The answers once `count` replicas answer (a replica restarted by a rollback needs a moment). */
+async function answersOf(port: number, count: number, seconds = 60): Promise<string[]> {
+  const until = Date.now() + seconds * 1000;
+  let got = await answers(port);
+  while (got.length < count && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 1000));
+    got = await answers(port);
+  }
+  return got;
+}
+
 const ran = (r: HiveRun, task: RegExp) =>
   r.events.filter((e): e is Extract<HiveEvent, { event: 'host_result' }> => e.event === 'host_result' && task.test(e.task) && e.status !== 'skipped');
 
@@ -223,13 +234,13 @@ describe('services on the local site', () => {
     expect(webPlan?.changes?.map((c) => c.field)).toContain('healthcheck');
 
     const r = await runPhase(site, 'deploy-services');
+    restore('inventory/services.yml');
     expect(r.code).toBe(1);
     expect(r.end?.failed?.map((f) => f.msg).join('\n')).toMatch(/service web: rolled back: .*previous version is serving/);
     const after = await swarmService('web');
     expect(after.image).toBe(before.image);
     expect(after.update).toBe('rollback_completed');
-    expect(await answers(8080)).toHaveLength(2);
-    restore('inventory/services.yml');
+    expect(await answersOf(8080, 2)).toHaveLength(2);
   }, LONG);
 
   it('hive rollback redeploys the version before, and hive versions shows the pin', async () => {
@@ -247,7 +258,7 @@ describe('services on the local site', () => {
     const result = await rollbackService(ctx, loaded, 'web', undefined, { json: true }, { reporter: { emit: () => undefined } });
     expect(result.ok).toBe(true);
     expect(result).toMatchObject({ from: newer, to: older });
-    const bodies = await answers(8080);
+    const bodies = await answersOf(8080, 2);
     expect(bodies).toHaveLength(2);
     for (const b of bodies) expect(b).toContain(`Hello from site ${site.name}`);
     const v = listVersions(ctx, 'web');
