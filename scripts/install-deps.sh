@@ -36,8 +36,16 @@ fi
 # apt cache for the local site's hosts (the local provider uses it when it answers on :3142).
 # Its default upstream may be unreachable: point it at the mirror this machine's apt uses.
 if dpkg-query -W -f='${Status}' apt-cacher-ng 2>/dev/null | grep -q "install ok installed"; then
-  mirror=$(sed -nE 's#^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' \
-    /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  # Only files that exist: sed exits 2 on a missing one, which `set -e` would turn into a failure.
+  sources=()
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && sources+=("$f")
+  done
+  mirror=""
+  if [ ${#sources[@]} -gt 0 ]; then
+    mirror=$(sed -nE 's#^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' \
+      "${sources[@]}" | head -1 || true)
+  fi
   echo "${mirror:-http://deb.debian.org/debian}/" > /etc/apt-cacher-ng/backends_debian
   if systemctl is-system-running >/dev/null 2>&1; then systemctl restart apt-cacher-ng; else /etc/init.d/apt-cacher-ng restart >/dev/null; fi
 fi
