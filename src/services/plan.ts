@@ -1,7 +1,7 @@
 // `hive plan [--stage S]`: what deploy-services would do, service by service, read from the live
 // swarm without changing anything. It runs the deploy-services playbook in Ansible check mode
 // with hive_plan_file set: the services role then compares every service with
-// docker_swarm_service in check+diff mode and writes a summary, which is read back here.
+// hive_swarm_services in check mode and writes a summary, which is read back here.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';

@@ -168,7 +168,10 @@ describe('services on the local site', () => {
     expect(bodies).toHaveLength(2);
     for (const b of bodies) expect(b).toContain(`Hello from site ${site.name}`);
     const web = await swarmService('web');
-    expect(web.image).toBe(`${site.hosts.find((h) => h.isRepository)!.name}:5000/image_web:${listVersions(context().ctx, 'web').versions[0].version}`);
+    // the version tag, pinned to the digest the registry has for it (tasks start without a pull)
+    const [reference, digest] = web.image.split('@');
+    expect(reference).toBe(`${site.hosts.find((h) => h.isRepository)!.name}:5000/image_web:${listVersions(context().ctx, 'web').versions[0].version}`);
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(listVersions(context().ctx, 'web').versions[0].deployed).toBe(true);
     // logs go to the repository's syslog, tagged with the service
     const logging = await onManager(`docker service inspect --format '{{json .Spec.TaskTemplate.LogDriver}}' web`);
@@ -268,7 +271,7 @@ describe('services on the local site', () => {
     // the pin holds on the next deploy
     const again = await runPhase(site, 'deploy-services');
     expect(total(again.end?.stats, 'changed')).toBe(0);
-    expect((await swarmService('web')).image).toMatch(new RegExp(`:${older}$`));
+    expect((await swarmService('web')).image).toMatch(new RegExp(`:${older}@sha256:[0-9a-f]{64}$`));
   }, LONG);
 
   it('deploy-services -D removes the services, build-volumes -D the volumes', async () => {

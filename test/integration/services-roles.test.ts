@@ -202,6 +202,91 @@ describe('deploy-services: docker_swarm_service parameters of each service', () 
   });
 });
 
+/** Runs a function of roles/services/library/hive_swarm_services.py on JSON arguments. */
+async function swarmModule(fn: string, ...args: unknown[]): Promise<any> {
+  const code = [
+    'import json, sys',
+    `sys.path.insert(0, ${JSON.stringify(join(ROLES, 'services', 'library'))})`,
+    'import hive_swarm_services as m',
+    `print(json.dumps(m.${fn}(*json.loads(sys.argv[1]))))`,
+  ].join('\n');
+  // Debian's python3, the one that has ansible (a pyenv python3 may come first on PATH)
+  const r = await run('/usr/bin/python3', ['-c', code, JSON.stringify(args)]);
+  if (r.code !== 0) throw new Error(`hive_swarm_services.${fn} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('deploy-services: the Engine API specs hive_swarm_services posts', () => {
+  let specs: Record<string, Spec>;
+  const networkIds = { hive_default_network: 'n0default', backend: 'n1backend' };
+  const engine = (s: Spec) => swarmModule('engine_spec', s.name, s.params, s.sysctls, networkIds);
+  beforeAll(async () => {
+    specs = Object.fromEntries((await renderSpecs()).map((s) => [s.name, s]));
+  });
+
+  it('turns every parameter into its ServiceSpec field, durations in nanoseconds, sizes in bytes', async () => {
+    const web = await engine(specs.web);
+    const c = web.TaskTemplate.ContainerSpec;
+    expect(c.Image).toBe('p-hive3.demo:5000/image_web:b2b2');
+    expect(c.Args).toEqual(['python3', '-m', 'http.server', '8080']);
+    expect(c.Command).toEqual(['/usr/bin/env']);
+    expect(c.Env).toEqual(expect.arrayContaining(['LEVEL=3', 'DEBUG=true', 'EMPTY=', 'NAME=web']));
+    expect(c.Healthcheck).toEqual({ Test: ['CMD', 'true'], Interval: 2e9, Retries: 3, StartPeriod: 1.5e9 });
+    expect(c.Sysctls).toEqual({ 'net.core.somaxconn': '1024' });
+    expect(c.Hosts).toContain('10.1.0.4 p-hive0.demo');
+    expect(web.Mode).toEqual({ Replicated: { Replicas: 2 } });
+    expect(web.EndpointSpec).toEqual({ Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishedPort: 8080, PublishMode: 'host' }] });
+    expect(web.TaskTemplate.Networks).toEqual([{ Target: 'n0default' }, { Target: 'n1backend' }]);
+    expect(web.UpdateConfig).toEqual({ Parallelism: 2, FailureAction: 'rollback', Monitor: 5e9, Order: 'stop-first' });
+    expect(web.Labels['hive.spec']).toBe(specs.web.hash);
+
+    const api = await engine(specs.api);
+    expect(api.Mode).toEqual({ Global: {} });
+    expect(api.TaskTemplate.Resources).toEqual({ Limits: { NanoCPUs: 5e8, MemoryBytes: 256 * 1024 * 1024 } });
+    expect(api.TaskTemplate.RestartPolicy).toEqual({ Condition: 'on-failure', Delay: 5e9, MaxAttempts: 3 });
+    expect(api.TaskTemplate.Placement).toEqual({ Constraints: ['node.role == manager'] });
+    expect(api.TaskTemplate.LogDriver).toEqual({ Name: 'json-file', Options: { 'max-size': '10m' } });
+    expect(api.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Target: '/data', Type: 'volume', ReadOnly: false, Source: 'api_data' }]);
+    expect(api.TaskTemplate.ContainerSpec.DNSConfig).toEqual({ Nameservers: ['10.0.0.53'] });
+    expect(api.TaskTemplate.ContainerSpec.Hosts).toContain('10.9.9.9 ldap.example.com');
+  });
+
+  it('sees no change against the same spec with the defaults swarm fills in, and names the fields that differ', async () => {
+    const desired = await engine(specs.web);
+    // what `docker service inspect` shows for it: defaults added, networks and env in another order
+    const live = structuredClone(desired);
+    live.TaskTemplate.ContainerSpec.Isolation = 'default';
+    live.TaskTemplate.ContainerSpec.Env.reverse();
+    live.TaskTemplate.ForceUpdate = 0;
+    live.TaskTemplate.Placement = {};
+    live.TaskTemplate.Networks.reverse();
+    live.UpdateConfig.MaxFailureRatio = 0;
+    live.RollbackConfig.MaxFailureRatio = 0;
+    const [same] = await swarmModule('differences', desired, live);
+    expect(same).toEqual([]);
+
+    live.TaskTemplate.ContainerSpec.Image = 'p-hive3.demo:5000/image_web:a1a1';
+    live.TaskTemplate.ContainerSpec.Env = live.TaskTemplate.ContainerSpec.Env.map((kv: string) => (kv.startsWith('NAME=') ? 'NAME=s3cr3t-old' : kv));
+    live.Mode.Replicated.Replicas = 1;
+    const [changes, before, after] = await swarmModule('differences', desired, live);
+    expect(changes).toEqual(['image', 'env', 'replicas']);
+    expect(before.image).toBe('p-hive3.demo:5000/image_web:a1a1');
+    expect(after.replicas).toBe(2);
+    // environment values are digests: the plan can tell NAME changed without showing it
+    expect(JSON.stringify(before.env)).not.toContain('s3cr3t-old');
+    expect(before.env.find((kv: string) => kv.startsWith('NAME='))).not.toBe(after.env.find((kv: string) => kv.startsWith('NAME=')));
+  });
+
+  it('refuses a duration or a size it cannot read', async () => {
+    const bad = structuredClone(specs.api);
+    bad.params.restart_config.delay = '5 parsecs';
+    await expect(engine(bad)).rejects.toThrow(/not a duration/);
+    bad.params.restart_config.delay = '5s';
+    bad.params.limits.memory = 'lots';
+    await expect(engine(bad)).rejects.toThrow(/not a memory size/);
+  });
+});
+
 describe('build-volumes: DRBD resource files', () => {
   const hives = {
     'p-hive0.demo': { hive_private_ip: '172.30.5.4' },

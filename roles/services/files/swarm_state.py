@@ -3,7 +3,7 @@
 """Prints the live state of the swarm's services as one JSON object (read only).
 
 {"now": <epoch seconds on this manager>, "services": {name: {labels, image, mode, replicas,
- desired, running, update_state, sysctls}}}
+ desired, running, update_state}}}
 
 One pass over the API for every service, so a deploy can skip the services whose spec label
 says they are up to date without calling docker_swarm_service for each of them.
@@ -38,13 +38,13 @@ def main():
         replicas = spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
         out[spec.get("Name")] = {
             "labels": spec.get("Labels") or {},
-            "image": container.get("Image", ""),
+            # hive pins the digest it resolved when it deployed: compare by the reference
+            "image": container.get("Image", "").split("@", 1)[0],
             "mode": mode,
             "replicas": replicas,
             "desired": replicas if mode == "replicated" else desired_tasks.get(svc["ID"], 0),
             "running": running.get(svc["ID"], 0),
             "update_state": (svc.get("UpdateStatus") or {}).get("State"),
-            "sysctls": container.get("Sysctls") or {},
         }
     json.dump({"now": time.time(), "services": out}, sys.stdout, sort_keys=True)
 

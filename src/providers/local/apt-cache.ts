@@ -64,4 +64,11 @@ export async function resolveAptProxy(gateway: string, probeUrl: string): Promis
 
 /** Content of the hosts' /etc/apt/apt.conf.d/01proxy. */
 export const aptProxyConf = (url: string) =>
-  `// written by hive build-infra (local provider): apt downloads go through the machine's cache\nAcquire::http::Proxy "${url}";\n`;
+  [
+    "// written by hive build-infra (local provider): apt downloads go through the machine's cache",
+    `Acquire::http::Proxy "${url}";`,
+    // a download the cache stalls is given up and tried again instead of hanging the phase
+    'Acquire::http::Timeout "30";',
+    'Acquire::Retries "3";',
+    '',
+  ].join('\n');
