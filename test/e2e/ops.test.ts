@@ -176,6 +176,11 @@ describe('repository operations (local site)', () => {
           '      - name: check',
           '        backup_command: "if [ -e /tmp/hive-e2e-fail-backup ]; then echo refused by the test >&2; exit 3; fi; ls -la /var/lib/notes"',
           '        ext: txt',
+          // container: this entry runs in a task of web, another service
+          '      - name: web-page',
+          '        container: web',
+          '        backup_command: cat /srv/www/index.html',
+          '        ext: html',
           '    monitor_error: ["ERROR", "FATAL"]',
           '    ignore_error: ["ERROR \\\\(expected\\\\)"]',
           '',
@@ -249,6 +254,9 @@ describe('repository operations (local site)', () => {
       const files = await onHost(repository.name, 'sudo -n ls /var/backups/hive/notes');
       expect(files).toMatch(/data-\d{14}\.tar\.gz/);
       expect(files).toContain('data-latest.tar.gz');
+      // the web-page entry ran in a task of web (its `container`), not in notes
+      expect(backup.out).toMatch(/web runs as web\.\d+\./);
+      expect(await onHost(repository.name, 'sudo -n cat /var/backups/hive/notes/web-page-latest.html')).toContain(`Hello from site ${site.name}`);
 
       await inNotes('echo "changed after the backup" > /var/lib/notes/e2e-backup.txt; echo junk > /var/lib/notes/e2e-junk.txt');
       expect(await inNotes('cat /var/lib/notes/e2e-backup.txt')).toBe('changed after the backup');
@@ -315,10 +323,13 @@ describe('repository operations (local site)', () => {
       const hosts = await until(
         'every agent available',
         async () => {
-          const r = await zabbix('host.get', { output: ['host'], selectInterfaces: ['ip', 'available'], selectGroups: ['name'] }, auth);
-          const list = r.result as { host: string; interfaces: { ip: string; available: string }[]; groups: { name: string }[] }[];
+          const r = await zabbix('host.get', { output: ['host'], selectInterfaces: ['ip', 'available', 'error'], selectGroups: ['name'] }, auth);
+          const list = r.result as { host: string; interfaces: { ip: string; available: string; error: string }[]; groups: { name: string }[] }[];
           const ready = list.filter((h) => h.interfaces.some((i) => i.available === '1'));
-          return ready.length === names.length ? list : undefined;
+          if (ready.length === names.length) return list;
+          // kept for the timeout message: which agents are not available, and why
+          const waiting = names.filter((n) => !ready.some((h) => h.host === n));
+          throw new Error(waiting.map((n) => `${n}: ${list.find((h) => h.host === n)?.interfaces.map((i) => `available=${i.available} ${i.error}`).join('; ') ?? 'not registered'}`).join(', '));
         },
         6 * 60_000,
       );

@@ -29,9 +29,23 @@ hive_find_task() {
   return 1
 }
 
+# Points the helpers below at the running task of service $1 (default: the target's service),
+# found once per service. An entry's `container` key names another service of the site (a
+# database next to the application, say) whose task runs that entry's commands.
+hive_use_task() {
+  local wanted=${1:-$service}
+  if [ -n "$wanted" ] && [ "$wanted" != "${HIVE_TASK_SERVICE:-}" ]; then
+    hive_find_task "$wanted"
+    if [ "$wanted" != "$service" ]; then
+      echo "   $wanted runs as $HIVE_TASK_CONTAINER on $HIVE_TASK_NODE"
+    fi
+    HIVE_TASK_SERVICE=$wanted
+  fi
+}
+
 # Runs a command in the target's place: the service's task, else this host.
 hive_run() {
-  if [ -n "$service" ]; then
+  if [ -n "${HIVE_TASK_SERVICE:-}" ]; then
     hive_docker "$HIVE_TASK_NODE" exec "$HIVE_TASK_CONTAINER" "$@"
   else
     "$@"
@@ -40,7 +54,7 @@ hive_run() {
 
 # Same with standard input passed through.
 hive_run_i() {
-  if [ -n "$service" ]; then
+  if [ -n "${HIVE_TASK_SERVICE:-}" ]; then
     hive_docker "$HIVE_TASK_NODE" exec -i "$HIVE_TASK_CONTAINER" "$@"
   else
     "$@"
@@ -49,7 +63,7 @@ hive_run_i() {
 
 # Prints the content of a file of the target's place on standard output.
 hive_read_file() {
-  if [ -n "$service" ]; then
+  if [ -n "${HIVE_TASK_SERVICE:-}" ]; then
     hive_docker "$HIVE_TASK_NODE" cp "$HIVE_TASK_CONTAINER:$1" - | tar -xOf -
   else
     cat "$1"
@@ -59,7 +73,7 @@ hive_read_file() {
 # Puts a local file at PATH in the target's place.
 hive_write_file() {
   local src=$1 dest=$2 tmp
-  if [ -n "$service" ]; then
+  if [ -n "${HIVE_TASK_SERVICE:-}" ]; then
     tmp=$(mktemp -d)
     cp "$src" "$tmp/${dest##*/}"
     tar -C "$tmp" -cf - "${dest##*/}" | hive_docker "$HIVE_TASK_NODE" cp - "$HIVE_TASK_CONTAINER:$(dirname "$dest")"
@@ -69,11 +83,13 @@ hive_write_file() {
   fi
 }
 
-# entry NAME KIND DIRECTORY BACKUP_COMMAND BACKUP_FILE RESTORE_COMMAND RESTORE_FILE EXT DAYS
+# entry NAME KIND DIRECTORY BACKUP_COMMAND BACKUP_FILE RESTORE_COMMAND RESTORE_FILE EXT DAYS [CONTAINER]
 #   KIND directory: tar.gz of DIRECTORY; command: BACKUP_COMMAND, then BACKUP_FILE (or its output).
+#   CONTAINER: the service whose task runs the commands (default: the target's service).
 hive_backup_entry() {
   local name=$1 kind=$2 directory=$3 backup_command=$4 backup_file=$5 ext=$8 days=$9
   local stamp file tmp
+  hive_use_task "${10:-}"
   stamp=$(date +%Y%m%d%H%M%S)
   file="$dir/$name-$stamp.$ext"
   tmp="$file.partial"
@@ -130,6 +146,7 @@ hive_restore_entry() {
       return 1
     fi
   fi
+  hive_use_task "${10:-}"
   echo "   $name: $kind restore from $(readlink -f "$file")"
   case "$kind" in
     directory)

@@ -384,7 +384,7 @@ def main():
         results = apply(new_client(), module.params["services"], module.check_mode, new_client)
     except docker.errors.DockerException as err:
         module.fail_json(msg="cannot reach the swarm through the local docker engine: %s" % err)
-    module.exit_json(changed=any(r["changed"] for r in results.values()), results=results)
+    module.exit_json(changed=any(r["changed"] for r in results.values()), services=results)
 
 
 if __name__ == "__main__":
