@@ -272,6 +272,14 @@ describe('deploy-services: the Engine API specs hive_swarm_services posts', () =
     expect(changes).toEqual(['image', 'env', 'replicas']);
     expect(before.image).toBe('p-hive3.demo:5000/image_web:a1a1');
     expect(after.replicas).toBe(2);
+
+    // a plan shows durations as the inventory writes them
+    delete live.TaskTemplate.ContainerSpec.Healthcheck;
+    live.UpdateConfig.Monitor = 90e9;
+    const [, was, will] = await swarmModule('differences', desired, live);
+    expect(will.healthcheck).toEqual({ Test: ['CMD', 'true'], Interval: '2s', Retries: 3, StartPeriod: '1500ms' });
+    expect(was.update_config.Monitor).toBe('1m30s');
+    expect(will.update_config.Monitor).toBe('5s');
     // environment values are digests: the plan can tell NAME changed without showing it
     expect(JSON.stringify(before.env)).not.toContain('s3cr3t-old');
     expect(before.env.find((kv: string) => kv.startsWith('NAME='))).not.toBe(after.env.find((kv: string) => kv.startsWith('NAME=')));

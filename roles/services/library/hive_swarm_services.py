@@ -265,6 +265,37 @@ def masked_env(env):
     return out
 
 
+# Engine fields that hold nanoseconds: shown as durations in a plan
+DURATION_FIELDS = {"Interval", "Timeout", "StartPeriod", "StartInterval", "Delay", "Monitor", "Window", "StopGracePeriod"}
+
+
+def duration_text(ns):
+    """Nanoseconds as a short duration (1m30s, 500ms), the way the inventory writes them."""
+    if ns % 10 ** 9:
+        return "%dms" % (ns // 10 ** 6) if ns % 10 ** 6 == 0 else "%dns" % ns
+    seconds = ns // 10 ** 9
+    text = ""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text += "%d%s" % (seconds // size, unit)
+            seconds %= size
+    return text + ("%ds" % seconds if seconds or not text else "")
+
+
+def readable(field, value):
+    """A compared value as a plan shows it: durations as text, env values as digests."""
+    if field == "stop_grace_period" and isinstance(value, int):
+        return duration_text(value)
+    if field == "env":
+        return masked_env(value)
+    if isinstance(value, dict):
+        return {k: duration_text(v) if k in DURATION_FIELDS and isinstance(v, int) else readable(None, v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(None, v) for v in value]
+    return value
+
+
 def differences(desired, live):
     """Fields whose canonical values differ, with before (live) and after (desired)."""
     changes, before, after = [], {}, {}
@@ -273,8 +304,8 @@ def differences(desired, live):
         have = canonical(read(live))
         if want != have:
             changes.append(field)
-            before[field] = masked_env(have) if field == "env" else have
-            after[field] = masked_env(want) if field == "env" else want
+            before[field] = readable(field, have)
+            after[field] = readable(field, want)
     return changes, before, after
 
 
