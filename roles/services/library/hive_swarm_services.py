@@ -408,6 +408,7 @@ def main():
         supports_check_mode=True)
     if docker is None:
         module.fail_json(msg="the Python docker library is missing on this host (Debian package python3-docker)")
+
     def new_client():
         return docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
 
