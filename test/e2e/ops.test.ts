@@ -326,6 +326,7 @@ describe('repository operations (local site)', () => {
           const r = await zabbix('host.get', { output: ['host'], selectInterfaces: ['ip', 'available', 'error'], selectGroups: ['name'] }, auth);
           const list = r.result as { host: string; interfaces: { ip: string; available: string; error: string }[]; groups: { name: string }[] }[];
           const ready = list.filter((h) => h.interfaces.some((i) => i.available === '1'));
+          if (list.length !== names.length) throw new Error(`Zabbix has hosts ${list.map((h) => h.host).sort().join(', ')}, expected each of ${names.join(', ')} once`);
           if (ready.length === names.length) return list;
           // kept for the timeout message: which agents are not available, and why
           const waiting = names.filter((n) => !ready.some((h) => h.host === n));

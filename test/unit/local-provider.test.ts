@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatewayOf, networkName, volumeName } from '../../src/providers/local/index.js';
 import { imageVersion, machineDebianMirrors } from '../../src/providers/local/host-image.js';
-import { sshConfigText } from '../../src/providers/local/ssh.js';
+import { renderSshConfig } from '../../src/providers/ssh-config.js';
 import { aptProxyConf } from '../../src/providers/local/apt-cache.js';
 
 const dirs: string[] = [];
@@ -87,7 +87,11 @@ describe('imageVersion', () => {
   });
 });
 
-describe('sshConfigText', () => {
+// the local provider's use of the shared writer (src/providers/local/index.ts)
+const sshConfigText = (stageDir: string, hosts: { name: string; ip: string }[]) =>
+  renderSshConfig(stageDir, `${stageDir}/id_ed25519`, hosts.map((h) => ({ alias: h.name, hostName: h.ip, port: 22, user: 'admin', strict: 'yes' as const })), 'local');
+
+describe('ssh_config of the local provider', () => {
   it('has one block per host with the private address, admin user, site key and pinned host keys', () => {
     const text = sshConfigText('/p/.hive/private', [
       { name: 'p-hive0.demo', ip: '172.30.1.4' },
@@ -95,7 +99,7 @@ describe('sshConfigText', () => {
     ]);
     const blocks = text.split(/\n(?=Host )/).slice(1);
     expect(blocks).toHaveLength(2);
-    expect(blocks[1]).toContain('Host p-hive3.demo\n  HostName 172.30.1.7\n  User admin\n');
+    expect(blocks[1]).toContain('Host p-hive3.demo\n  HostName 172.30.1.7\n  Port 22\n  User admin\n');
     for (const line of ['IdentityFile /p/.hive/private/id_ed25519', 'IdentitiesOnly yes', 'UserKnownHostsFile /p/.hive/private/known_hosts', 'StrictHostKeyChecking yes', 'LogLevel ERROR']) {
       expect(blocks[0]).toContain(line);
     }

@@ -43,9 +43,11 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds one API call may take (the task retries a run that timed out).
+    description: >-
+      Seconds one API call may take (the task retries a run that timed out; a host.create that
+      timed out is looked for before anything is created again).
     type: int
-    default: 120
+    default: 300
 author: hive
 """
 
@@ -58,6 +60,7 @@ actions:
 
 import hashlib
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -88,6 +91,41 @@ class Api:
         return reply["result"]
 
 
+def create_host(api, name, params, wait_seconds=300):
+    """host.create, safe against a timeout: a busy server may still commit the host after the
+    client gave up, and creating it again then makes a second host of the same name. So after a
+    timeout the host is looked for until it shows up (then it counts as created)."""
+    try:
+        api.call("host.create", params)
+        return
+    except (TimeoutError, urllib.error.URLError, OSError) as err:
+        deadline = time.time() + wait_seconds
+        while time.time() < deadline:
+            time.sleep(5)
+            try:
+                if api.call("host.get", {"output": ["hostid"], "filter": {"host": [name]}}):
+                    return
+            except (TimeoutError, urllib.error.URLError, OSError):
+                continue
+        raise RuntimeError(f"host.create {name}: {err}, and the host did not appear within {wait_seconds}s") from err
+
+
+def remove_duplicates(api, names, check, actions):
+    """Keeps the oldest host of each name. Two hosts of one name are left by an earlier run whose
+    create timed out on the client but went through on the server."""
+    by_name = {}
+    for h in api.call("host.get", {"output": ["hostid", "host"], "filter": {"host": names}}):
+        by_name.setdefault(h["host"], []).append(h["hostid"])
+    extra = []
+    for name, ids in sorted(by_name.items()):
+        ids.sort(key=int)
+        if len(ids) > 1:
+            actions.append(f"host {name}: {len(ids) - 1} duplicate(s) removed")
+            extra += ids[1:]
+    if extra and not check:
+        api.call("host.delete", extra)
+
+
 def import_rules():
     both = {"createMissing": True, "updateExisting": True}
     full = dict(both, deleteMissing=True)
@@ -115,7 +153,7 @@ def main():
             groups=dict(type="list", elements="str", default=[]),
             hosts=dict(type="list", elements="dict", default=[]),
             remove_hosts=dict(type="list", elements="str", default=[]),
-            timeout=dict(type="int", default=120),
+            timeout=dict(type="int", default=300),
         ),
         supports_check_mode=True,
     )
@@ -160,6 +198,7 @@ def main():
         names = [h["name"] for h in p["hosts"]]
         current = {}
         if names:
+            remove_duplicates(api, names, check, actions)
             for h in api.call("host.get", {
                 "output": ["hostid", "host"], "filter": {"host": names},
                 "selectInterfaces": ["interfaceid", "ip", "port", "type", "main", "useip"],
@@ -176,7 +215,7 @@ def main():
             if not have:
                 actions.append(f"host {name} created")
                 if not check:
-                    api.call("host.create", {
+                    create_host(api, name, {
                         "host": name, "groups": group_ref, "templates": template_ref,
                         "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": ip, "dns": "", "port": port}],
                     })

@@ -85,7 +85,7 @@ import {
   renderSshConfig,
   sshConfigPath,
   writeIfChanged,
-} from '../prepared/ssh-config.js';
+} from '../ssh-config.js';
 
 export type PlanAction = 'create' | 'change' | 'start' | 'stop' | 'delete' | 'keep';
 

@@ -14,7 +14,8 @@ import type { Provider, ProviderContext } from '../provider.js';
 import { aptProxyConf, resolveAptProxy, type AptProxy } from './apt-cache.js';
 import { docker, execIn, findContainers, findNetworks, findVolumes, inspectNetwork, requireEngine, type ContainerInfo } from './docker.js';
 import { ensureHostImage, HOST_IMAGE, machineDebianMirrors, SUITE } from './host-image.js';
-import { ADMIN_USER, hostKeyLines, sshConfigText, waitForSshd, writeIfChanged } from './ssh.js';
+import { knownHostsPath, renderSshConfig, sshConfigPath, writeIfChanged } from '../ssh-config.js';
+import { ADMIN_USER, hostKeyLines, waitForSshd } from './ssh.js';
 
 export const LABEL_SITE = 'hive.site';
 export const LABEL_STAGE = 'hive.stage';
@@ -200,10 +201,16 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
 
   task = r.task('ssh_config');
   const keyLines = await Promise.all(stage.hosts.map((h) => hostKeyLines(containerName(h), h.name, h.privateIp)));
-  const knownChanged = writeIfChanged(join(stageDir, 'known_hosts'), keyLines.flat().join('\n') + '\n');
+  // host keys read from the containers themselves: ssh checks them strictly from the first login
+  const knownChanged = writeIfChanged(knownHostsPath(stageDir), keyLines.flat().join('\n') + '\n', 0o644);
   const configChanged = writeIfChanged(
-    join(stageDir, 'ssh_config'),
-    sshConfigText(stageDir, stage.hosts.map((h) => ({ name: h.name, ip: h.privateIp }))),
+    sshConfigPath(stageDir),
+    renderSshConfig(
+      stageDir,
+      join(stageDir, 'id_ed25519'),
+      stage.hosts.map((h) => ({ alias: h.name, hostName: h.privateIp, port: 22, user: ADMIN_USER, strict: 'yes' as const })),
+      'local',
+    ),
   );
   r.result(
     r.mother,

@@ -1,9 +1,7 @@
-// SSH access to the local hosts: wait for sshd, record the hosts' keys (read through docker, so
-// nothing is trusted on first use) and write the stage's ssh_config, which Ansible and `hive ssh`
-// use exactly as they do for cloud hosts.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// SSH access to the local hosts: wait for sshd and read the hosts' keys through docker (so
+// nothing is trusted on first use); ../ssh-config.ts writes the stage's ssh_config from them,
+// which Ansible and `hive ssh` use exactly as they do for cloud hosts.
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
 import { execIn } from './docker.js';
 
@@ -49,34 +47,4 @@ export async function hostKeyLines(container: string, name: string, ip: string):
     .filter((f) => f.length >= 2 && (f[0].startsWith('ssh-') || f[0].startsWith('ecdsa-')))
     .map(([type, key]) => `${name},${ip} ${type} ${key}`)
     .sort();
-}
-
-const quote = (p: string) => (/\s/.test(p) ? `"${p}"` : p);
-
-export interface SshHost {
-  name: string;
-  ip: string;
-}
-
-export function sshConfigText(stageDir: string, hosts: SshHost[]): string {
-  const blocks = hosts.map((h) =>
-    [
-      `Host ${h.name}`,
-      `  HostName ${h.ip}`,
-      `  User ${ADMIN_USER}`,
-      `  IdentityFile ${quote(join(stageDir, 'id_ed25519'))}`,
-      '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${quote(join(stageDir, 'known_hosts'))}`,
-      '  StrictHostKeyChecking yes',
-      '  LogLevel ERROR',
-    ].join('\n'),
-  );
-  return `# written by hive build-infra (local provider); rewritten on every build-infra\n\n${blocks.join('\n\n')}\n`;
-}
-
-/** Writes the file when its content differs; true when it changed. */
-export function writeIfChanged(path: string, content: string, mode = 0o644): boolean {
-  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
-  writeFileSync(path, content, { mode });
-  return true;
 }

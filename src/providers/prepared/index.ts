@@ -20,9 +20,9 @@ import {
   renderSshConfig,
   sshConfigPath,
   writeIfChanged,
-} from './ssh-config.js';
+} from '../ssh-config.js';
 
-export { renderSshConfig, writeIfChanged, knownHostsHas, forgetKnownHosts } from './ssh-config.js';
+export { renderSshConfig, writeIfChanged, knownHostsHas, forgetKnownHosts } from '../ssh-config.js';
 
 export interface PreparedDeps {
   /** Seconds ssh / ssh-keyscan wait for a host to answer. */

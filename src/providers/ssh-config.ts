@@ -1,5 +1,5 @@
 // `.hive/<stage>/ssh_config` and `known_hosts`: one Host block per server, used by ansible
-// (`ssh_args -F`) and `hive ssh`. Shared by the aws and prepared providers.
+// (`ssh_args -F`) and `hive ssh`. One writer for every provider (local, prepared, aws).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
