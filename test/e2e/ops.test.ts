@@ -358,8 +358,29 @@ describe('repository operations (local site)', () => {
         10 * 60_000,
         10_000,
       );
-      expect(Number(items.find((i) => i.key_ === 'hive.swarm.service.running[notes]')!.lastvalue)).toBeGreaterThanOrEqual(1);
-    }, 11 * 60_000);
+      // every hive sees the swarm; the freshest value is from the current swarm state
+      const notes = items.filter((i) => i.key_ === 'hive.swarm.service.running[notes]').sort((a, b) => Number(b.lastclock) - Number(a.lastclock));
+      expect(Number(notes[0].lastvalue)).toBeGreaterThanOrEqual(1);
+
+      // site-wide triggers (services, nodes) fire on the leader only: exactly one hive says it leads
+      const hiveCount = site.hosts.filter((h) => h.isHive).length;
+      const leaders = await until(
+        'the leader item of every hive',
+        async () => {
+          const r = await zabbix('item.get', { output: ['hostid', 'lastvalue', 'lastclock'], filter: { key_: 'hive.swarm.node.leader' }, templated: false }, auth);
+          const list = (r.result as { hostid: string; lastvalue: string; lastclock: string }[]).filter((i) => Number(i.lastclock) > 0);
+          return list.length === hiveCount ? list : undefined;
+        },
+        5 * 60_000,
+        10_000,
+      );
+      expect(leaders.filter((i) => i.lastvalue === '1')).toHaveLength(1);
+      // the discovered "Service notes: ... tasks running" triggers of the hives are gated on it
+      const triggers = await zabbix('trigger.get', { output: ['expression'], search: { description: 'Service notes:' }, expandExpression: true, templated: false }, auth);
+      const expressions = (triggers.result as { expression: string }[]).map((t) => t.expression);
+      expect(expressions.length).toBeGreaterThanOrEqual(1);
+      for (const e of expressions) expect(e).toContain('hive.swarm.node.leader');
+    }, 17 * 60_000);
 
     it('shows the frontend login page in headless Chromium', async () => {
       expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
