@@ -29,6 +29,8 @@ import { ensureSiteCa } from '../../src/providers/credentials.js';
 import { aptProxyConf, resolveAptProxy } from '../../src/providers/local/apt-cache.js';
 import { ensureHostImage, HOST_IMAGE, machineDebianMirrors, SUITE } from '../../src/providers/local/host-image.js';
 import { REGISTRY } from '../e2e/site-fixture.js';
+// the flags the local provider runs its systemd host containers with
+import { SYSTEMD_FLAGS } from '../../src/providers/local/index.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGE_ROLES = join(REPO, 'image_roles');
@@ -109,15 +111,6 @@ describe('build-images finds and digests the built-in image roles', () => {
   });
 });
 
-/** The flags the local provider runs its systemd host containers with (src/providers/local/index.ts). */
-const SYSTEMD_FLAGS = [
-  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-  '--security-opt', 'systempaths=unconfined',
-  '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
-  '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',
-  '--stop-signal', 'SIGRTMIN+3',
-];
 
 interface Apply {
   stdout: string;

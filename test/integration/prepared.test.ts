@@ -15,6 +15,8 @@ import prepared, { createPreparedProvider } from '../../src/providers/prepared/i
 import type { ProviderContext } from '../../src/providers/provider.js';
 import { waitForSshBanner } from '../../src/providers/aws/ssh-wait.js';
 import type { HiveEvent } from '../../src/runner/events.js';
+// the flags the local provider runs its systemd host containers with
+import { SYSTEMD_FLAGS } from '../../src/providers/local/index.js';
 
 const LABEL = 'hive.site=preparedtest';
 const NETWORK = 'hive-preparedtest';
@@ -22,14 +24,6 @@ const KEYED = 'preparedtest-node0';
 const PASSWORD_ONLY = 'preparedtest-node1';
 const ROOT_PASSWORD = 'Pr3pared-root-pw';
 
-const SYSTEMD_FLAGS = [
-  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
-  '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-  '--security-opt', 'systempaths=unconfined',
-  '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
-  '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',
-  '--stop-signal', 'SIGRTMIN+3',
-];
 
 const docker = (...args: string[]) => execa('docker', args);
 const sh = (container: string, script: string, input?: string) => execa('docker', ['exec', '-i', container, 'sh', '-c', script], { input });

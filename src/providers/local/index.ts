@@ -31,7 +31,7 @@ export const volumeName = (host: Host) => `${host.name}-docker`;
  * hosts): all capabilities but SYS_RESOURCE, no seccomp/apparmor confinement, writable /proc
  * and /sys paths, the host's cgroup tree, and tmpfs where systemd expects volatile state.
  */
-const SYSTEMD_FLAGS = [
+export const SYSTEMD_FLAGS = [
   '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
   '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
   '--security-opt', 'systempaths=unconfined',
