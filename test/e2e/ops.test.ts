@@ -9,7 +9,7 @@
 // inventory back at the end: other suites share the site).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
 import { readSite } from '../../src/inventory/index.js';
 import { runBackup, runRestore, showLogs, type OpsIo } from '../../src/ops/index.js';
-import { explain, HIVE_BIN, phaseOnce, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';
+import { explain, HIVE_BIN, phaseOnce, projectEditor, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';
 
 const LONG = 20 * 60_000;
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,16 +29,8 @@ let repository: LocalSite['hosts'][number];
 /** http://localhost:<port> forwarded to the frontend by `hive ssh --zabbix`. */
 let frontend: string;
 let forward: ChildProcess | undefined;
-const saved = new Map<string, string>();
-
-function edit(rel: string, change: (text: string) => string): void {
-  const path = join(site.dir, rel);
-  const text = readFileSync(path, 'utf8');
-  if (!saved.has(path)) saved.set(path, text);
-  const next = change(text);
-  expect(next, `edit of ${rel} changed nothing`).not.toBe(text);
-  writeFileSync(path, next);
-}
+/** Edits of the project's files, put back in afterAll. */
+const { edit, restoreAll } = projectEditor(() => site.dir);
 
 function context() {
   const ctx = makeContext({ root: site.dir, stage: STAGE });
@@ -196,7 +188,7 @@ describe('repository operations (local site)', () => {
 
   afterAll(() => {
     closeForward();
-    for (const [path, text] of saved) writeFileSync(path, text);
+    restoreAll();
   });
 
   describe('logs', () => {

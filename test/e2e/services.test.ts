@@ -3,36 +3,22 @@
 // Every assertion looks at the real site: HTTP from this machine, docker on the hosts, the
 // swarm's own view of the services. The suite edits the sample inventory and roles along the
 // way and puts them back at the end (other suites share the site).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
 import { readSite } from '../../src/inventory/index.js';
 import { listVersions, planServices, rollbackService, type ServicePlan } from '../../src/services/index.js';
 import type { HiveEvent } from '../../src/runner/events.js';
-import { explain, phaseOnce, runPhase, ssh, STAGE, total, useSite, type HiveRun, type LocalSite } from './site-fixture.js';
+import { explain, phaseOnce, projectEditor, runPhase, ssh, STAGE, total, useSite, type HiveRun, type LocalSite } from './site-fixture.js';
 
 const LONG = 15 * 60_000;
 
 let site: LocalSite;
 let manager: string;
 let hives: LocalSite['hosts'];
-const saved = new Map<string, string>();
-
-/** Edits a file of the project, remembering the original for afterAll. */
-function edit(rel: string, change: (text: string) => string): void {
-  const path = join(site.dir, rel);
-  const text = readFileSync(path, 'utf8');
-  if (!saved.has(path)) saved.set(path, text);
-  const next = change(text);
-  expect(next, `edit of ${rel} changed nothing`).not.toBe(text);
-  writeFileSync(path, next);
-}
-
-function restore(rel: string): void {
-  const path = join(site.dir, rel);
-  if (saved.has(path)) writeFileSync(path, saved.get(path)!);
-}
+/** Edits of the project's files, each put back in afterAll (or by restore). */
+const { edit, restore, restoreAll } = projectEditor(() => site.dir);
 
 async function onManager(command: string): Promise<string> {
   const r = await ssh(site, manager, command);
@@ -98,9 +84,7 @@ describe('services on the local site', () => {
     manager = hives[0].name;
   }, LONG);
 
-  afterAll(() => {
-    for (const [path, text] of saved) writeFileSync(path, text);
-  });
+  afterAll(() => restoreAll());
 
   it('hive plan before the first deploy: every service is to be created, its image not built yet', async () => {
     const p = await plan();

@@ -277,3 +277,30 @@ export async function teardownRun(dir: string): Promise<void> {
   }
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * Edits of a site's project files (inventory, roles) made by a suite: `edit` remembers each
+ * file's original and fails when the change changes nothing; `restore` puts one file back,
+ * `restoreAll` (for afterAll) every file the suite touched.
+ */
+export function projectEditor(dirOf: () => string) {
+  const saved = new Map<string, string>();
+  return {
+    edit(rel: string, change: (text: string) => string): void {
+      const path = join(dirOf(), rel);
+      const text = readFileSync(path, 'utf8');
+      if (!saved.has(path)) saved.set(path, text);
+      const next = change(text);
+      if (next === text) throw new Error(`edit of ${rel} changed nothing`);
+      writeFileSync(path, next);
+    },
+    restore(rel: string): void {
+      const path = join(dirOf(), rel);
+      const text = saved.get(path);
+      if (text !== undefined) writeFileSync(path, text);
+    },
+    restoreAll(): void {
+      for (const [path, text] of saved) writeFileSync(path, text);
+    },
+  };
+}
