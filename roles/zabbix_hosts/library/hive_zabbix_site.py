@@ -110,20 +110,22 @@ def create_host(api, name, params, wait_seconds=300):
         raise RuntimeError(f"host.create {name}: {err}, and the host did not appear within {wait_seconds}s") from err
 
 
-def remove_duplicates(api, names, check, actions):
-    """Keeps the oldest host of each name. Two hosts of one name are left by an earlier run whose
-    create timed out on the client but went through on the server."""
-    by_name = {}
-    for h in api.call("host.get", {"output": ["hostid", "host"], "filter": {"host": names}}):
-        by_name.setdefault(h["host"], []).append(h["hostid"])
-    extra = []
-    for name, ids in sorted(by_name.items()):
-        ids.sort(key=int)
-        if len(ids) > 1:
-            actions.append(f"host {name}: {len(ids) - 1} duplicate(s) removed")
-            extra += ids[1:]
+def oldest_by_name(api, hosts, check, actions):
+    """The hosts by name, keeping the oldest of each name and deleting the others. Two hosts of
+    one name are left by an earlier run whose create timed out on the client but went through
+    on the server."""
+    by_name, extra = {}, []
+    for h in sorted(hosts, key=lambda h: int(h["hostid"])):
+        if h["host"] in by_name:
+            extra.append(h)
+        else:
+            by_name[h["host"]] = h
+    for name in sorted({h["host"] for h in extra}):
+        count = sum(1 for h in extra if h["host"] == name)
+        actions.append(f"host {name}: {count} duplicate(s) removed")
     if extra and not check:
-        api.call("host.delete", extra)
+        api.call("host.delete", [h["hostid"] for h in extra])
+    return by_name
 
 
 def import_rules():
@@ -198,13 +200,11 @@ def main():
         names = [h["name"] for h in p["hosts"]]
         current = {}
         if names:
-            remove_duplicates(api, names, check, actions)
-            for h in api.call("host.get", {
+            current = oldest_by_name(api, api.call("host.get", {
                 "output": ["hostid", "host"], "filter": {"host": names},
                 "selectInterfaces": ["interfaceid", "ip", "port", "type", "main", "useip"],
                 "selectGroups": ["groupid", "name"], "selectParentTemplates": ["templateid", "host"],
-            }):
-                current[h["host"]] = h
+            }), check, actions)
         for want in p["hosts"]:
             name, ip, port = want["name"], want["ip"], str(want.get("port", 10050))
             groups = sorted(want.get("groups", []))
