@@ -172,7 +172,7 @@ try {
   writeFileSync(servicesFile, defs.inventory);
   await phase(dir, 'build-networks');
   // start from an empty swarm: what an earlier run or the sample left goes (not timed)
-  await phase(dir, 'deploy-services', ['-D']);
+  await phase(dir, 'deploy-services', ['-D', '--yes']);
 
   const load1 = loadavg()[0];
   const create = await phase(dir, 'deploy-services');
@@ -189,7 +189,7 @@ try {
   const rerun = await phase(dir, 'deploy-services');
   row('hive deploy-services, no change', rerun.seconds, `changed=${changedOf(rerun)}`);
 
-  await phase(dir, 'deploy-services', ['-D']);
+  await phase(dir, 'deploy-services', ['-D', '--yes']);
 
   // the same services by hand: this machine's docker CLI on the first hive's engine over ssh
   const sock = join(dir, '.hive', STAGE, `bench-${process.pid}.sock`);
@@ -256,12 +256,12 @@ try {
   }
   if (dir && servicesBackup !== undefined) {
     // take our services off the swarm, then put the project's own services file back
-    await hive(dir, ['run', '--phase', 'deploy-services', '--stage', STAGE, '--json', '-D']);
+    await hive(dir, ['run', '--phase', 'deploy-services', '--stage', STAGE, '--json', '-D', '--yes']);
     writeFileSync(join(dir, 'inventory', 'services.yml'), servicesBackup);
   }
   if (own && dir && !keep) {
     process.stderr.write(`removing site ${name}\n`);
-    await hive(dir, ['run', '--phase', 'build-infra', '--stage', STAGE, '-D']);
+    await hive(dir, ['run', '--phase', 'build-infra', '--stage', STAGE, '-D', '--yes']);
     rmSync(dir, { recursive: true, force: true });
   } else if (own) process.stderr.write(`kept site ${name} in ${dir}\n`);
 }

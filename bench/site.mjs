@@ -73,7 +73,7 @@ try {
     if (!ok) continue;
     report(`${phase} (no-change re-run)`, await run(phase));
   }
-  if (!keep) report('build-infra -D', await run('build-infra', ['-D']));
+  if (!keep) report('build-infra -D', await run('build-infra', ['-D', '--yes']));
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import datetime, timezone
 
@@ -29,8 +30,24 @@ MAX_MSG = 2000
 MAX_ITEM = 200
 HIDDEN = "(output hidden: no_log)"
 HIDDEN_ITEM = "(hidden: no_log)"
-# keys whose values are never written, matched as substrings of the key
-SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key")
+
+
+def _secret_key_rule():
+    """The secret-name rule of hive's TypeScript side (one file for both)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "hive_secret_keys.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pattern = json.load(handle)["pattern"]
+        return re.compile(pattern, re.IGNORECASE)
+    except (OSError, ValueError, KeyError, re.error):
+        # without the rule every key counts as secret: hiding too much is
+        # the safe side
+        return re.compile("")
+
+
+# keys whose values are never written
+SECRET_KEY = _secret_key_rule()
 
 
 def _now():
@@ -39,8 +56,7 @@ def _now():
 
 
 def _is_secret_key(key):
-    lowered = str(key).lower()
-    return any(word in lowered for word in SECRET_WORDS)
+    return SECRET_KEY.search(str(key)) is not None
 
 
 def _scrub(value):

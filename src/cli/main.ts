@@ -1,10 +1,13 @@
 // Command-line wiring only: parse options, resolve the context, call the module that does the
 // work, map errors to exit codes. Heavy modules are imported lazily so `hive inventory --list`
 // and `hive --help` start fast.
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { makeContext, type HiveContext } from '../context.js';
 import { PHASES, STAGES, type PhaseName, type Site, type StageName } from '../model/site.js';
 import { readSettings, resolveStage } from '../state/settings.js';
+import { confirmDestroy } from './consent.js';
 import { exitCodeFor, UsageError } from './errors.js';
 
 /** Options every command accepts, before or after the command name. */
@@ -27,6 +30,12 @@ interface PhaseOpts extends GlobalOpts {
   force?: boolean;
   from?: string;
   silentAfter?: string;
+  taskTimeout?: string;
+  yes?: boolean;
+  prune?: boolean;
+  vaultId?: string[];
+  vaultPasswordFile?: string[];
+  askVaultPass?: boolean;
 }
 
 /** Which phases accept -D and -H (hive-builder's mapping). */
@@ -34,6 +43,40 @@ const DESTROY_PHASES: PhaseName[] = ['build-infra', 'build-volumes', 'deploy-ser
 const HALT_PHASES: PhaseName[] = ['build-infra'];
 
 const increase = (_: string, previous = 0) => previous + 1;
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** ansible-vault flags, handed to every Ansible process the command starts (see runner/options.ts). */
+function addVaultOptions(cmd: Command): Command {
+  return cmd
+    .option('--vault-id <id>', 'vault identity for Ansible, [LABEL@]FILE or [LABEL@]prompt (repeatable)', collect)
+    .option('--vault-password-file <file>', 'vault password file for Ansible (repeatable)', collect)
+    .option('--ask-vault-pass', 'Ansible asks for the vault password on the terminal');
+}
+
+/** The vault flags; relative files are made absolute here, since Ansible runs in the project root. */
+function vaultOptions(o: PhaseOpts) {
+  const file = (f: string) => {
+    const abs = resolvePath(f);
+    if (!existsSync(abs)) throw new UsageError(`vault password file ${f} does not exist`);
+    return abs;
+  };
+  const id = (v: string) => {
+    const at = v.indexOf('@');
+    const source = at >= 0 ? v.slice(at + 1) : v;
+    return source === 'prompt' || source === '' ? v : `${at >= 0 ? v.slice(0, at + 1) : ''}${file(source)}`;
+  };
+  return {
+    vaultIds: o.vaultId?.map(id),
+    vaultPasswordFiles: o.vaultPasswordFile?.map(file),
+    askVaultPass: o.askVaultPass,
+  };
+}
+
+/** Reads the stage's group_vars / host_vars through Ansible before anything runs: a bad file exits 2. */
+async function checkVarsFiles(ctx: HiveContext, site: Site, o: PhaseOpts): Promise<void> {
+  const { inventoryVars } = await import('../providers/group-vars.js');
+  await inventoryVars(site, ctx.stage, vaultOptions(o));
+}
 
 function addGlobalOptions(cmd: Command): Command {
   return cmd
@@ -46,16 +89,19 @@ function addGlobalOptions(cmd: Command): Command {
 }
 
 function addPhaseOptions(cmd: Command): Command {
-  return cmd
+  return addVaultOptions(cmd)
     .option('-l, --limit <names>', 'limit to these hosts / services / images / volumes (comma separated, per phase)')
     .option('-T, --tags <tags>', 'run only roles/tasks with these tags (comma separated)')
     .option('-C, --check', 'Ansible check mode: report what would change, change nothing')
     .option('-D, --destroy', 'destroy what the phase builds (build-infra, build-volumes, deploy-services)')
     .option('-H, --halt', 'stop the hosts (build-infra)')
+    .option('--yes', 'confirm -D without being asked (needed when not on a terminal)')
+    .option('--prune', 'deploy-services: also remove services of the stage that are no longer in the inventory')
     .option('--dry-run', 'print what would be done without changing anything')
     .option('--force', 'redo once-only work (initialize-services)')
     .option('--json', 'print NDJSON events on stdout instead of progress')
-    .option('--silent-after <seconds>', 'report a task silent for this long (default 300)');
+    .option('--silent-after <seconds>', 'report a task silent for this long (default 300)')
+    .option('--task-timeout <seconds>', 'fail a task, naming it and its host, when it runs longer than this (default: `hive set task_timeout`, else no limit)');
 }
 
 function globals(cmd: Command): GlobalOpts {
@@ -85,6 +131,7 @@ function checkPhaseOptions(phase: PhaseName, o: PhaseOpts): void {
   if (o.destroy && !DESTROY_PHASES.includes(phase)) throw new UsageError(`-D/--destroy is not available on ${phase} (only ${DESTROY_PHASES.join(', ')})`);
   if (o.halt && !HALT_PHASES.includes(phase)) throw new UsageError(`-H/--halt is only available on build-infra`);
   if (o.destroy && o.halt) throw new UsageError('-D/--destroy and -H/--halt cannot be used together');
+  if (o.prune && phase !== 'deploy-services') throw new UsageError('--prune is only available on deploy-services');
 }
 
 function runOptions(o: PhaseOpts) {
@@ -94,6 +141,13 @@ function runOptions(o: PhaseOpts) {
     if (!Number.isFinite(silentAfter) || silentAfter <= 0) throw new UsageError(`--silent-after: "${o.silentAfter}" is not a number of seconds`);
   } else if (readSettingsSafe(o).silent_after !== undefined) {
     silentAfter = Number(readSettingsSafe(o).silent_after);
+  }
+  let taskTimeout: number | undefined;
+  if (o.taskTimeout !== undefined) {
+    taskTimeout = Number(o.taskTimeout);
+    if (!Number.isInteger(taskTimeout) || taskTimeout < 0) throw new UsageError(`--task-timeout: "${o.taskTimeout}" is not a whole number of seconds`);
+  } else if (readSettingsSafe(o).task_timeout !== undefined) {
+    taskTimeout = Number(readSettingsSafe(o).task_timeout);
   }
   return {
     limit: o.limit,
@@ -106,6 +160,9 @@ function runOptions(o: PhaseOpts) {
     dryRun: o.dryRun,
     force: o.force,
     silentAfter,
+    taskTimeout,
+    prune: o.prune,
+    ...vaultOptions(o),
   };
 }
 
@@ -122,8 +179,11 @@ async function runOnePhase(phaseName: string, cmd: Command): Promise<number> {
   checkPhaseOptions(phase, o);
   const ctx = contextFor(o);
   const site = await loadSite(ctx);
+  const opts = runOptions(o);
+  await confirmDestroy(site, { phase, stage: ctx.stage, destroy: o.destroy, limit: o.limit, changesNothing: !!(o.check || o.dryRun), yes: o.yes });
+  await checkVarsFiles(ctx, site, o);
   const { runPhase } = await import('../runner/run-phase.js');
-  const result = await runPhase(ctx, site, phase, runOptions(o));
+  const result = await runPhase(ctx, site, phase, opts);
   return result.ok ? 0 : 1;
 }
 
@@ -161,6 +221,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
         if (o.destroy || o.halt) throw new UsageError('-D/-H cannot be used with all; run the phase itself');
         const ctx = contextFor(o);
         const site = await loadSite(ctx);
+        await checkVarsFiles(ctx, site, o);
         const { runAll } = await import('../runner/run-all.js');
         const result = await runAll(ctx, site, { ...runOptions(o), from: (o.from ?? o.startPhase) as PhaseName | undefined });
         return result.ok ? 0 : 1;
@@ -225,7 +286,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   addGlobalOptions(program.command('set'))
     .description('remember a value in .hive/settings.yml (e.g. hive set stage staging)')
-    .argument('<name>', 'setting name: stage, first_hive, silent_after, forks')
+    .argument('<name>', 'setting name: stage, first_hive, silent_after, task_timeout, forks')
     .argument('<value>')
     .action(
       action(async (name: string, value: string, _o, cmd: Command) => {
@@ -274,7 +335,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       }),
     );
 
-  addGlobalOptions(program.command('plan'))
+  addVaultOptions(addGlobalOptions(program.command('plan')))
     .description('show what a phase would change, without changing anything (default: deploy-services)')
     .addOption(new Option('-p, --phase <phase>', 'deploy-services (services) or build-infra (infrastructure)').choices(['deploy-services', 'build-infra']).default('deploy-services'))
     .option('-l, --limit <services>', 'only these services (comma separated)')
@@ -285,8 +346,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
         const ctx = contextFor(g);
         const site = await loadSite(ctx);
         if (o.phase === 'build-infra') {
+          await checkVarsFiles(ctx, site, g as PhaseOpts);
           const { planBuildInfra } = await import('./plan-infra.js');
-          return planBuildInfra(ctx, site, { json: o.json });
+          return planBuildInfra(ctx, site, { json: o.json, vault: vaultOptions(g as PhaseOpts) });
         }
         const { planServices, formatPlan } = await import('../services/index.js');
         const plan = await planServices(ctx, site, { limit: o.limit, verbose: g.verbose });
@@ -321,6 +383,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
         const g = globals(cmd) as PhaseOpts & { to?: string };
         const ctx = contextFor(g);
         const site = await loadSite(ctx);
+        await checkVarsFiles(ctx, site, g);
         const { rollbackService } = await import('../services/index.js');
         const result = await rollbackService(ctx, site, service, g.to ?? o.to, runOptions(g));
         return result.ok ? 0 : 1;
@@ -357,12 +420,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .description('restore the latest (or the named) backup into the running service')
     .argument('<service>')
     .option('--from <file>', 'a backup file on the repository')
+    .option('--no-prerestore', 'do not keep the data the restore replaces (when it cannot be read any more)')
     .action(
-      action(async (service: string, o: { from?: string }, cmd: Command) => {
+      action(async (service: string, o: { from?: string; prerestore?: boolean }, cmd: Command) => {
         const ctx = contextFor(globals(cmd));
         const site = await loadSite(ctx);
         const { runRestore } = await import('../ops/index.js');
-        return runRestore(ctx, site, service, { from: o.from });
+        return runRestore(ctx, site, service, { from: o.from, prerestore: o.prerestore });
       }),
     );
 

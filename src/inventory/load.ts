@@ -200,6 +200,152 @@ function scanBlockChildren(text: string, topKey: string): Map<string, number> | 
   return out;
 }
 
+/** Largest inventory file hive reads: real ones are a few KiB; this keeps a mistake (a log or a
+ * dump saved as .yml) or a hostile file from exhausting memory. */
+export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Aliases (`*name`) are kept as shared references, never copied, so a "billion laughs" file of a
+ * few nested anchors loads in microseconds, but everything that walks the data afterwards (schema
+ * validation, the model, the generated inventory) would see it expanded. Expanded, a file may
+ * repeat at most this many values through aliases, and hold at most MAX_EXPANDED_CHARS of text.
+ */
+export const MAX_ALIAS_VALUES = 100_000;
+export const MAX_EXPANDED_CHARS = 64 * 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let n: number;
+    let min: number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) [n, min] = [1, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [n, min] = [2, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    let cp = b & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * The text of an inventory file, or null with a problem reported: too big, or not UTF-8 (Ansible
+ * would refuse it; decoding it loosely would put U+FFFD into names and passwords).
+ */
+export function readInventoryText(absPath: string, file: string, problems: Problem[]): string | null {
+  const size = statSync(absPath).size;
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (size > MAX_FILE_BYTES) {
+    problems.push({
+      file,
+      line: 1,
+      key: '(document)',
+      message: `file is ${mib(size)} (${size} bytes): inventory files may be at most ${MAX_FILE_BYTES / 1024 / 1024} MiB (${MAX_FILE_BYTES} bytes)`,
+    });
+    return null;
+  }
+  const bytes = readFileSync(absPath);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    const offset = Math.max(0, firstInvalidUtf8(bytes));
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    problems.push({
+      file,
+      line,
+      key: '(document)',
+      message: `not valid UTF-8 (byte offset ${offset}, 0x${bytes[offset]?.toString(16).padStart(2, '0') ?? '??'}): save the file as UTF-8`,
+    });
+    return null;
+  }
+}
+
+/**
+ * Walks the loaded data as everything after loading will, counting what aliases repeat; stops
+ * at the first limit exceeded (and at a value that contains itself). The path returned ends at
+ * the alias where the repetition starts (for an alias that is a list item, at the list: the
+ * positions of an alias item are its anchor's).
+ */
+function checkExpansion(data: unknown): { path: KeyPath; message: string } | null {
+  const seen = new Set<object>();
+  const inside = new Set<object>();
+  let repeated = 0;
+  let chars = 0;
+  const path: KeyPath = [];
+  let failedAt = 0; // path length of the alias below which the walk stopped
+  const tooMany = `YAML aliases repeat more than ${MAX_ALIAS_VALUES} values: hive does not expand them (a "billion laughs" alias bomb?)`;
+  // aliasAt: path length at the alias this value was reached through, -1 when not through one
+  const visit = (value: unknown, aliasAt: number): string | null => {
+    const isObject = typeof value === 'object' && value !== null;
+    if (aliasAt < 0 && isObject && seen.has(value)) aliasAt = path.length;
+    failedAt = aliasAt < 0 ? path.length : aliasAt;
+    if (isObject && inside.has(value)) return 'a YAML alias refers to the value that contains it (endless data)';
+    // every value reached through an alias counts, leaves too (a list of 1000 aliases of a
+    // list of 1000 strings is a million values)
+    if (aliasAt >= 0 && ++repeated > MAX_ALIAS_VALUES) return tooMany;
+    if (typeof value === 'string' && (chars += value.length) > MAX_EXPANDED_CHARS)
+      return `YAML aliases expand this file to more than ${MAX_EXPANDED_CHARS / 1024 / 1024} MiB of text: hive does not expand them (an alias bomb?)`;
+    if (!isObject) return null;
+    seen.add(value);
+    inside.add(value);
+    const entries: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i) => [i, v])
+      : Object.entries(value);
+    for (const [k, v] of entries) {
+      path.push(k);
+      const problem = visit(v, aliasAt);
+      if (problem) return problem;
+      path.pop();
+    }
+    inside.delete(value);
+    return null;
+  };
+  const message = visit(data, -1);
+  if (!message) return null;
+  const where = path.slice(0, failedAt);
+  if (typeof where[where.length - 1] === 'number') where.pop();
+  return { path: where, message };
+}
+
+/** Top-level keys that only a hive plugin's file has, and the plugin line they need. */
+const PLUGIN_KEYS: Record<string, string> = {
+  stages: 'hive_inventory',
+  services: 'hive_services',
+  images: 'hive_services',
+  volumes: 'hive_services',
+  networks: 'hive_services',
+};
+const ANSIBLE_GROUP_KEYS = new Set(['hosts', 'children', 'vars']);
+
+/**
+ * A file without `plugin:` that has hive keys (services:, stages:, ...) is almost surely a hive
+ * file missing its first line; Ansible would ignore it silently. Ansible's own YAML inventory
+ * (every top-level value a group: hosts / children / vars) may use such group names and stays
+ * ignored.
+ */
+function missingPlugin(record: Record<string, unknown>): { key: string; plugin: string } | null {
+  if (record.plugin !== undefined && record.plugin !== null) return null;
+  const isGroup = (v: unknown) =>
+    v === null || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).every((k) => ANSIBLE_GROUP_KEYS.has(k)));
+  if (Object.values(record).every(isGroup)) return null;
+  const key = Object.keys(record).find((k) => Object.hasOwn(PLUGIN_KEYS, k));
+  return key ? { key, plugin: PLUGIN_KEYS[key]! } : null;
+}
+
 /**
  * Parses one YAML file. Returns null (with problems reported) when it is not usable, and also
  * for a valid YAML mapping that belongs to no hive plugin (ignored like Ansible's other
@@ -207,7 +353,8 @@ function scanBlockChildren(text: string, topKey: string): Map<string, number> | 
  */
 export function loadYamlFile(absPath: string, problems: Problem[]): { doc: SourceDoc | null } {
   const file = displayPath(absPath);
-  const text = readFileSync(absPath, 'utf8');
+  const text = readInventoryText(absPath, file, problems);
+  if (text === null) return { doc: null };
   // the positioned parse is slow on big files: done only when a message needs a line
   let positioned: { doc: Document; src: YamlSource } | null = null;
   const withPositions = () => (positioned ??= parseWithPositions(text));
@@ -242,7 +389,13 @@ export function loadYamlFile(absPath: string, problems: Problem[]): { doc: Sourc
       problems.push({ file, line, key: keyPathText(path), message });
     }
     if (problems.length > before) return { doc: null };
-    data = doc.toJS({ maxAliasCount: 10000 });
+    // aliases become shared references here, as with js-yaml; checkExpansion below limits them
+    data = doc.toJS({ maxAliasCount: -1 });
+  }
+  const expansion = checkExpansion(data);
+  if (expansion) {
+    problems.push({ file, line: withPositions().src.locate(expansion.path).line, key: keyPathText(expansion.path), message: expansion.message });
+    return { doc: null };
   }
 
   if (data === null || data === undefined || data === '') {
@@ -267,7 +420,17 @@ export function loadYamlFile(absPath: string, problems: Problem[]): { doc: Sourc
     });
     return { doc: null };
   }
-  if (kind === null) return { doc: null };
+  if (kind === null) {
+    const missing = missingPlugin(record);
+    if (missing)
+      problems.push({
+        file,
+        line: withPositions().src.locate([missing.key]).line,
+        key: missing.key,
+        message: `a ${missing.key}: key but no plugin: line, so this file would be ignored: add \`plugin: ${missing.plugin}\` as its first line (or move the file out of the inventory folder)`,
+      });
+    return { doc: null };
+  }
 
   const scans = new Map<string, Map<string, number> | null>();
   const quickLine = (path: KeyPath): number | undefined => {

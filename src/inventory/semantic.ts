@@ -109,6 +109,12 @@ export function checkHiveDoc(doc: SourceDoc, problems: Problem[]): void {
       }
     }
 
+    // the aws provider takes the region from here only (src/providers/aws/desired.ts stageRegion:
+    // stages.<s>.region, which is also the mother variable hive_region); without one build-infra
+    // cannot even connect, so say so for every such stage, not when its build-infra runs
+    if (provider === 'aws' && (typeof stage.region !== 'string' || stage.region.trim() === ''))
+      report(at('region'), "missing required key: provider aws needs the stage's AWS region (e.g. region: ap-northeast-1)");
+
     for (const key of ['disk_encrypted', 'repository_disk_encrypted', 'mirrored_disk_encrypted']) {
       if (stage[key] === true && stage.kms_key_id === undefined) report(at(key), 'requires kms_key_id');
     }
@@ -298,6 +304,8 @@ export function checkServiceDocs(docs: SourceDoc[], problems: Problem[], defined
       if (!isObject(service)) continue;
       const stages = serviceStages(service, data.available_on).filter((s) => !definedStages || definedStages.includes(s));
 
+      if (Array.isArray(service.backup_scripts)) checkBackupScripts(service.backup_scripts, [...path, 'backup_scripts'], report);
+
       if (Array.isArray(service.networks)) {
         service.networks.forEach((n: unknown, i: number) => {
           if (typeof n === 'string') networkRefs.push({ doc, path: [...path, 'networks', i], name: n });
@@ -411,6 +419,26 @@ export function checkServiceDocs(docs: SourceDoc[], problems: Problem[], defined
         message: `service ${show(name)} has the name hive gives to the ${m[1]} of ${show(m[2])}`,
       });
   }
+}
+
+/**
+ * Entry names of one service's backup_scripts: they name the backup files
+ * (`<name>-<time>.<ext>`, `<name>-prerestore-<time>.<ext>`, `<name>-latest.<ext>`) in the
+ * service's one backup folder, so two entries of the same name would restore and clean up each
+ * other's files, and `<x>-prerestore` would take the prerestore files of an entry `<x>`.
+ */
+function checkBackupScripts(entries: unknown[], path: KeyPath, report: ReturnType<typeof reporter>): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    if (!isObject(entry) || typeof entry.name !== 'string') return;
+    const name = entry.name;
+    const first = seen.get(name);
+    if (first !== undefined)
+      report([...path, i, 'name'], `backup_scripts entry ${show(name)} is already defined in this service (entry ${first + 1}): entry names must be unique per service`);
+    else seen.set(name, i);
+    if (name.endsWith('-prerestore'))
+      report([...path, i, 'name'], `${show(name)}: a backup entry name cannot end in -prerestore (its files would look like the prerestore files of ${show(name.slice(0, -'-prerestore'.length))})`);
+  });
 }
 
 function describeDifference(

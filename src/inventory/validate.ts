@@ -128,6 +128,11 @@ function toProblem(doc: SourceDoc, err: AjvError): Problem | null {
       return at(keyPath, `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`);
     }
     case 'required':
+      if (doc.kind === 'services' && path.length === 2 && path[0] === 'services' && err.params.missingProperty === 'image')
+        return at(
+          [...path, 'image'],
+          'missing required key: a service needs an image to run, a reference to pull (e.g. image: nginx:1.27) or a build definition (image: {from: ..., roles: [...]})',
+        );
       return at([...path, String(err.params.missingProperty)], 'missing required key');
     case 'dependentRequired':
       return at(

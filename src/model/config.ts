@@ -1,5 +1,7 @@
 // `hive config --stage S`: the stage as hive understands it, every default filled in: the stage
 // settings, each server with its address and groups, and what is deployed on the stage.
+// Secret values are masked (redact.ts): the variable names stay, their values do not.
+import { knownSecrets, maskValues } from '../runner/redact.js';
 import type { Site, StageName } from './site.js';
 
 export function stageConfig(site: Site, stage: StageName): object {
@@ -18,7 +20,7 @@ export function stageConfig(site: Site, stage: StageName): object {
       vars: h.vars,
     };
   });
-  return {
+  return maskValues({
     name: site.name,
     stage,
     inventory: site.inventoryDir,
@@ -44,5 +46,5 @@ export function stageConfig(site: Site, stage: StageName): object {
       site.allocationStage === stage
         ? { drbd_minors: site.allocations.drbdMinors, published_ports: site.allocations.publishedPorts }
         : 'provisional (read without a stage)',
-  };
+  }, knownSecrets(site, stage));
 }

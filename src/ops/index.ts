@@ -128,16 +128,25 @@ export function runBackup(ctx: HiveContext, site: Site, service?: string, io: Op
 export interface RestoreOptions {
   /** A backup file on the repository (absolute, or relative to the service's backup folder). */
   from?: string;
+  /**
+   * false: do not back up the data the restore replaces first (hive-backup --no-prerestore; for
+   * when that data cannot be read any more). Default: it is kept as <entry>-prerestore-<time>.<ext>.
+   */
+  prerestore?: boolean;
 }
 
-/** `hive restore SERVICE [--from FILE]`: puts the latest (or the named) backup back into the running service. */
+/**
+ * `hive restore SERVICE [--from FILE] [--no-prerestore]`: puts the latest (or the named) backup
+ * back into the running service, after keeping the data it replaces.
+ */
 export function runRestore(ctx: HiveContext, site: Site, service: string, opts: RestoreOptions = {}, io: OpsIo = defaultIo()): Promise<number> {
   return guarded(io, async () => {
     const target = backupTarget(ctx, site, service);
     if (opts.from !== undefined && (opts.from === '' || /[\0\n]/.test(opts.from))) throw new OpsRequestError('--from needs a file name');
     const remote = remoteOf(ctx, site);
     const from = opts.from ? ` --from ${shellQuote(opts.from)}` : '';
-    return runRemote(remote, `sudo -n ${BACKUP_COMMAND} --restore${from} ${shellQuote(target)}`, io);
+    const prerestore = opts.prerestore === false ? ' --no-prerestore' : '';
+    return runRemote(remote, `sudo -n ${BACKUP_COMMAND} --restore${from}${prerestore} ${shellQuote(target)}`, io);
   });
 }
 

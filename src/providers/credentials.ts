@@ -35,7 +35,11 @@ export const caPaths = (stageDir: string): SiteCa => ({
   keyPath: join(stageDir, 'ca', 'cakey.pem'),
 });
 
-/** Self-signed CA for docker TLS, the registry and syslog TLS; host keys are made on the hosts. */
+/**
+ * Self-signed site CA: the servers' (docker daemon, registry, syslog) and services' certificates,
+ * all server identities; host keys are made on the hosts. Docker API clients use a separate
+ * docker client CA, which setup-hosts makes (roles/host_certificate).
+ */
 export async function ensureSiteCa(stageDir: string, siteName: string): Promise<SiteCa> {
   const ca = caPaths(stageDir);
   mkdirSync(join(stageDir, 'ca'), { recursive: true, mode: 0o700 });

@@ -2,6 +2,7 @@
 // (containers, cloud resources), before the build-infra playbook runs over SSH.
 import type { Site, Stage } from '../model/site.js';
 import type { EventSink } from '../runner/events.js';
+import type { VaultOptions } from '../runner/options.js';
 
 export interface ProviderContext {
   site: Site;
@@ -17,6 +18,8 @@ export interface ProviderContext {
   destroy: boolean;
   /** --dry-run / -C: report what would change, change nothing. */
   dryRun: boolean;
+  /** Vault flags of the run: the user's group_vars / host_vars are read through Ansible with them. */
+  vault?: VaultOptions;
 }
 
 export interface Provider {

@@ -16,6 +16,9 @@ export interface SshHostEntry {
 export const sshConfigPath = (stageDir: string) => join(stageDir, 'ssh_config');
 export const knownHostsPath = (stageDir: string) => join(stageDir, 'known_hosts');
 
+/** ssh keep-alives of every connection hive and Ansible make: 15 s probes, 4 unanswered ones end it. */
+export const SSH_KEEPALIVE = { interval: 15, countMax: 4 } as const;
+
 const quote = (path: string) => (/\s/.test(path) ? `"${path}"` : path);
 
 export function renderSshConfig(stageDir: string, identityFile: string, entries: SshHostEntry[], provider: string): string {
@@ -32,6 +35,10 @@ export function renderSshConfig(stageDir: string, identityFile: string, entries:
       // Plain entries, so hive can drop the lines of a replaced host.
       '  HashKnownHosts no',
       '  LogLevel ERROR',
+      // A host that stops answering (hung kernel, lost network) drops the connection after
+      // about a minute instead of leaving a task waiting on a dead TCP session for hours.
+      `  ServerAliveInterval ${SSH_KEEPALIVE.interval}`,
+      `  ServerAliveCountMax ${SSH_KEEPALIVE.countMax}`,
     ].join('\n'),
   );
   return `# Written by hive build-infra (provider ${provider}); regenerated on every run.\n\n${blocks.join('\n\n')}\n`;

@@ -45,6 +45,7 @@ export function stageVars(ctx: HiveContext, phase: PhaseName | null, opts: RunOp
     hive_destroy: !!opts.destroy,
     hive_halt: !!opts.halt,
     hive_force: !!opts.force,
+    hive_prune: !!opts.prune,
     hive_verbose: (opts.verbose ?? 0) > 0,
   };
   const extra: Record<string, unknown> = {};

@@ -1,9 +1,22 @@
-// One hive run per stage at a time: `.hive/<stage>/lock` names the holder (pid, command line,
-// start time). A lock whose process is gone (crash, kill -9) is stale and taken over.
+// One hive run per stage at a time, with flock(2) on the persistent file `.hive/<stage>/lock`.
+//
+// Protocol (why it is race-free): the lock file is never removed, so every process locks the same
+// inode. A process opens it and has util-linux `flock -n 3` lock that open file description: the
+// child inherits the descriptor as its fd 3 and exits, but a flock belongs to the open file
+// description, so the lock stays with our descriptor until we close it or die (the kernel closes
+// it on kill -9 too). The kernel grants it to exactly one process; there is no read-then-remove
+// window in which two takers of a stale lock could both win. Only the holder writes the file: it
+// names the holder (pid, command, start time) for the message of the others, and release empties
+// it. A file that still names a process when we get the lock was left by a run that died: that is
+// the stale lock we took over (reported as takenOver). A file naming a live process although the
+// flock was free comes from an older hive (which locked by the file's existence) or another host:
+// it is respected.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
 
 export interface LockInfo {
   pid: number;
@@ -76,46 +89,75 @@ function readLock(path: string): LockInfo | undefined {
   }
 }
 
-/**
- * Takes the stage lock or throws LockHeldError. The lock file is created complete and atomically
- * (written aside, then hard-linked into place, which fails if the name exists).
- */
-export function acquireStageLock(stageDir: string, command: string = process.argv.slice(1).join(' ')): StageLock {
-  mkdirSync(stageDir, { recursive: true, mode: 0o700 });
-  const path = lockPath(stageDir);
-  const mine: LockInfo = {
-    pid: process.pid,
-    command,
-    started: new Date().toISOString(),
-    host: hostname(),
-    pidStart: procStart(process.pid),
-    token: randomBytes(8).toString('hex'),
-  };
-  const tmp = `${path}.${process.pid}.${mine.token}`;
-  writeFileSync(tmp, JSON.stringify(mine, null, 2) + '\n', { mode: 0o644 });
-  let takenOver: LockInfo | undefined;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        linkSync(tmp, path);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
-      }
-      const holder = readLock(path);
-      if (holder && holderAlive(holder)) throw new LockHeldError(path, holder);
-      // stale (dead holder) or unreadable (a crash while writing an old-style lock): take it over
-      takenOver = holder ?? { pid: 0, command: '(unreadable lock file)', started: '?', host: hostname(), token: '' };
-      rmSync(path, { force: true });
-    }
-  } finally {
-    rmSync(tmp, { force: true });
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** flock(LOCK_EX|LOCK_NB) on the open file description of `fd`: true when granted. */
+function tryFlock(fd: number, path: string): boolean {
+  const r = spawnSync('flock', ['--nonblock', '--conflict-exit-code', '75', '3'], {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+    encoding: 'utf8',
+  });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(`cannot lock ${path}: ${missing ? 'the flock command (util-linux) is not installed' : r.error.message}`);
   }
-  return {
-    path,
-    takenOver,
-    release() {
-      if (readLock(path)?.token === mine.token) rmSync(path, { force: true });
-    },
-  };
+  if (r.status === 0) return true;
+  if (r.status === 75) return false;
+  throw new Error(`cannot lock ${path}: flock exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim()}`);
+}
+
+/** The holder named in the file while another process has the flock (it may not have written yet). */
+function currentHolder(path: string): LockInfo {
+  let info: LockInfo | undefined;
+  for (let i = 0; i < 40; i++) {
+    info = readLock(path);
+    if (info && holderAlive(info)) return info;
+    sleep(25);
+  }
+  return info ?? { pid: 0, command: '(not yet written)', started: '?', host: hostname(), token: '' };
+}
+
+/** Takes the stage lock or throws LockHeldError (exit code 3). */
+export function acquireStageLock(stageDir: string, command: string = process.argv.slice(1).join(' ')): StageLock {
+  ensureStateDir(stageDir);
+  const path = lockPath(stageDir);
+  // created when missing, never truncated on open: what the holder wrote stays readable
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, STATE_FILE_MODE);
+  try {
+    if (!tryFlock(fd, path)) throw new LockHeldError(path, currentHolder(path));
+    const text = readFileSync(path, 'utf8');
+    const left = readLock(path);
+    if (left && holderAlive(left)) throw new LockHeldError(path, left); // older hive or another host
+    const mine: LockInfo = {
+      pid: process.pid,
+      command,
+      started: new Date().toISOString(),
+      host: hostname(),
+      pidStart: procStart(process.pid),
+      token: randomBytes(8).toString('hex'),
+    };
+    ftruncateSync(fd, 0);
+    writeSync(fd, JSON.stringify(mine, null, 2) + '\n', 0);
+    // a name left in the file: its run died holding the lock (or crashed while an old hive wrote it)
+    const takenOver: LockInfo | undefined =
+      left ?? (text.trim() ? { pid: 0, command: '(unreadable lock file)', started: '?', host: hostname(), token: '' } : undefined);
+    let released = false;
+    return {
+      path,
+      ...(takenOver ? { takenOver } : {}),
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          // empty means free and cleanly released; leave a file someone else wrote (old hive)
+          if (readLock(path)?.token === mine.token) ftruncateSync(fd, 0);
+        } finally {
+          closeSync(fd); // drops the flock
+        }
+      },
+    };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }

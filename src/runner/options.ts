@@ -1,6 +1,16 @@
 // What one phase run (or `hive all`) is asked to do; filled by the CLI from its options.
 
-export interface RunOptions {
+/** ansible-vault secrets, passed to every Ansible process hive starts exactly as given. */
+export interface VaultOptions {
+  /** --vault-id, in the order given (repeatable): `[label@]file|prompt`. */
+  vaultIds?: string[];
+  /** --vault-password-file, in the order given (repeatable). */
+  vaultPasswordFiles?: string[];
+  /** --ask-vault-pass: Ansible prompts on the terminal. */
+  askVaultPass?: boolean;
+}
+
+export interface RunOptions extends VaultOptions {
   /** -l: comma-separated host / image / service / volume names, mapped per phase. */
   limit?: string;
   /** -T: comma-separated tags. */
@@ -21,6 +31,13 @@ export interface RunOptions {
   force?: boolean;
   /** Seconds without an event before a task is reported silent (default 300, env HIVE_SILENT_AFTER). */
   silentAfter?: number;
+  /**
+   * --task-timeout: seconds after which Ansible kills a task that has not finished and fails it on
+   * that host (ANSIBLE_TASK_TIMEOUT), so a hung host fails the phase instead of only being reported.
+   */
+  taskTimeout?: number;
+  /** --prune (deploy-services): remove the stage's services that are no longer in the inventory. */
+  prune?: boolean;
   /** More variables for the playbooks (written into vars.yml after hive's own). */
   extraVars?: Record<string, unknown>;
 }
@@ -36,3 +53,29 @@ export function silentAfterSeconds(opts: RunOptions, env: NodeJS.ProcessEnv = pr
 
 /** A run that changes nothing: never recorded as progress. */
 export const changesNothing = (opts: RunOptions): boolean => !!(opts.check || opts.dryRun);
+
+/**
+ * The vault flags for ansible-playbook / ansible-inventory / ansible. Ansible itself tries ids,
+ * then password files, then the prompt, whatever order they were typed in; so does this list.
+ */
+export function vaultArgs(v: VaultOptions): string[] {
+  const out: string[] = [];
+  for (const id of v.vaultIds ?? []) out.push('--vault-id', id);
+  for (const file of v.vaultPasswordFiles ?? []) out.push('--vault-password-file', file);
+  if (v.askVaultPass) out.push('--ask-vault-pass');
+  return out;
+}
+
+/** Whether Ansible will prompt for a vault password (it then needs the terminal). */
+export function vaultPrompts(v: VaultOptions): boolean {
+  // Ansible splits `label@source` at the first @; a source of `prompt` asks on the terminal
+  const source = (id: string) => (id.includes('@') ? id.slice(id.indexOf('@') + 1) : id);
+  return !!v.askVaultPass || (v.vaultIds ?? []).some((id) => source(id) === 'prompt');
+}
+
+/** Only the vault part of a run's options (what readers of group_vars need). */
+export const vaultOf = (o: VaultOptions): VaultOptions => ({
+  vaultIds: o.vaultIds,
+  vaultPasswordFiles: o.vaultPasswordFiles,
+  askVaultPass: o.askVaultPass,
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
 import type { PhaseName, Site } from '../model/site.js';
 import type { StageFiles } from '../render/stage-files.js';
-import type { RunOptions } from './options.js';
+import { vaultArgs, vaultPrompts, type RunOptions } from './options.js';
 
 /** File descriptor on which the callback writes its events (see callback_plugins/hive_events.py). */
 export const EVENTS_FD = 3;
@@ -45,19 +45,27 @@ export function verbosityFlag(verbose: number | undefined): string | undefined {
   return `-${'v'.repeat(Math.min(verbose + 2, 6))}`;
 }
 
+export interface PhaseCommand {
+  argv: string[];
+  env: Record<string, string>;
+  /** Ansible prompts for a vault password: it needs the terminal (stdin, controlling tty). */
+  interactive: boolean;
+}
+
 export function phaseCommand(
   ctx: HiveContext,
   site: Site,
   phase: PhaseName,
   opts: RunOptions,
   files: StageFiles,
-): { argv: string[]; env: Record<string, string> } {
+): PhaseCommand {
   const argv = ['ansible-playbook', '-i', files.inventoryPath, '--limit', limitPattern(site, ctx.stage, phase, opts.limit)];
   const tags = names(opts.tags);
   if (tags.length) argv.push('--tags', tags.join(','));
   if (opts.check || opts.dryRun) argv.push('-C');
   const v = verbosityFlag(opts.verbose);
   if (v) argv.push(v);
+  argv.push(...vaultArgs(opts));
   argv.push('-e', `@${files.varsPath}`, join(ctx.installDir, 'playbooks', `${phase}.yml`));
 
   const env: Record<string, string> = {
@@ -69,5 +77,6 @@ export function phaseCommand(
     PYTHONUNBUFFERED: '1',
     HIVE_EVENTS_FD: String(EVENTS_FD),
   };
-  return { argv, env };
+  if (opts.taskTimeout && opts.taskTimeout > 0) env.ANSIBLE_TASK_TIMEOUT = String(opts.taskTimeout);
+  return { argv, env, interactive: vaultPrompts(opts) };
 }

@@ -9,7 +9,7 @@ import { renderStageFiles } from '../render/stage-files.js';
 import { now, type EventSink, type HiveEvent, type HostStats } from './events.js';
 import { combineStats, FORWARDED, parseEventLine, PhaseTracker, statsFromCallback, Watchdog } from './tracking.js';
 import { acquireStageLock, type LockInfo } from './lock.js';
-import { changesNothing, silentAfterSeconds, type RunOptions } from './options.js';
+import { changesNothing, silentAfterSeconds, vaultOf, type RunOptions } from './options.js';
 import { phaseCommand } from './phase-command.js';
 import { makeReporter, safeOutput, type OutputStream } from './progress.js';
 import { knownSecrets, maskText, redactEvent } from './redact.js';
@@ -59,7 +59,7 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGT
 
 async function runAnsible(
   cwd: string,
-  cmd: { argv: string[]; env: Record<string, string> },
+  cmd: { argv: string[]; env: Record<string, string>; interactive?: boolean },
   emit: (e: HiveEvent) => void,
   verbose: boolean,
   stderr: OutputStream,
@@ -71,13 +71,15 @@ async function runAnsible(
     cwd,
     env: cmd.env,
     extendEnv: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // a vault password prompt (--ask-vault-pass) reads the terminal: stdin and the controlling
+    // tty stay Ansible's, so it runs in hive's process group (Ctrl-C reaches all of it anyway)
+    stdio: [cmd.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe', 'pipe'],
     buffer: false,
     reject: false,
-    // its own process group, so a signal reaches ansible-playbook, its forked workers and the
-    // commands they run alike (the workers hold our pipes: killing the main process alone
-    // would leave us waiting for them)
-    detached: true,
+    // otherwise its own process group, so a signal reaches ansible-playbook, its forked workers
+    // and the commands they run alike (the workers hold our pipes: killing the main process
+    // alone would leave us waiting for them)
+    detached: !cmd.interactive,
   });
   let stats: Record<string, HostStats> | undefined;
   const errors: string[] = [];
@@ -104,7 +106,8 @@ async function runAnsible(
   const signalGroup = (signal: NodeJS.Signals) => {
     if (!running || !child.pid) return;
     try {
-      process.kill(-child.pid, signal);
+      if (cmd.interactive) child.kill(signal);
+      else process.kill(-child.pid, signal);
     } catch {
       // already gone
     }
@@ -158,6 +161,15 @@ const takeoverWarning = (path: string, info: LockInfo | undefined): string | und
   info &&
   `took over the stale lock ${path} of pid ${info.pid} (command "${info.command}", started ${info.started}): that process no longer runs`;
 
+/** What the run must never show: see redact.ts. The user's group_vars / host_vars are read (decrypted) through Ansible once per process. */
+async function secretsOfRun(ctx: HiveContext, site: Site, opts: RunOptions): Promise<string[]> {
+  const { inventoryVars } = await import('../providers/group-vars.js');
+  const files = await inventoryVars(site, ctx.stage, vaultOf(opts));
+  // --vault-id label@file: the file part (prompt is no file)
+  const vaultFiles = [...(opts.vaultPasswordFiles ?? []), ...(opts.vaultIds ?? []).map((id) => id.slice(id.indexOf('@') + 1))];
+  return knownSecrets(site, ctx.stage, { stageDir: ctx.stageDir, extraVars: opts.extraVars, files, vaultFiles });
+}
+
 /** runPhase without taking the lock: for runAll, which holds it across all phases. */
 export async function runPhaseLocked(
   ctx: HiveContext,
@@ -171,7 +183,7 @@ export async function runPhaseLocked(
   const started = new Date();
   const files = renderStageFiles(ctx, site, phase, opts);
   const cmd = phaseCommand(ctx, site, phase, opts, files);
-  const secrets = knownSecrets(site, ctx.stage, ctx.stageDir, opts.extraVars);
+  const secrets = await secretsOfRun(ctx, site, opts);
   const record = new RunRecord(ctx.stageDir, phase, started);
   const tracker = new PhaseTracker();
   const sinks = [record, io.reporter, ...(io.sinks ?? [])];
@@ -212,6 +224,7 @@ export async function runPhaseLocked(
             halt: !!opts.halt,
             destroy: !!opts.destroy,
             dryRun: changesNothing(opts),
+            vault: vaultOf(opts),
           });
           // the provider stopped or removed the hosts: there is nothing for the playbook to reach
           if (opts.destroy || opts.halt) runPlaybook = false;

@@ -56,13 +56,24 @@ export function readImageRecords(stageDir: string): ImageRecords {
   if (!existsSync(path)) return {};
   let data: unknown;
   try {
-    data = parse(readFileSync(path, 'utf8'));
+    // Every value here is a string or null. Ansible's PyYAML leaves a hex version such as
+    // 0904334831e5 unquoted (its float needs a dot), which other YAML readers take for a number:
+    // read every scalar as a string and only the null spellings as null.
+    data = nullsBack(parse(readFileSync(path, 'utf8'), { schema: 'failsafe' }));
   } catch (err) {
     throw new ImageRecordsError(`${path}: not valid YAML (${(err as Error).message})`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new ImageRecordsError(`${path}: expected a mapping of service names`);
   return data as ImageRecords;
+}
+
+const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+function nullsBack(v: unknown): unknown {
+  if (typeof v === 'string') return NULLS.has(v) ? null : v;
+  if (Array.isArray(v)) return v.map(nullsBack);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, nullsBack(x)]));
+  return v;
 }
 
 /** Writes the records atomically (a reader never sees half a file). */

@@ -9,10 +9,12 @@ import type { Site } from '../model/site.js';
 import type { EventSink, HiveEvent } from '../runner/events.js';
 import type { RunOptions } from '../runner/options.js';
 import { failureLines } from '../runner/progress.js';
+import { knownSecrets, maskValues } from '../runner/redact.js';
 import { runPhase, type PhaseResult } from '../runner/run-phase.js';
 import { readImageRecords, targetVersion } from './images.js';
 
-export type PlanAction = 'create' | 'update' | 'remove' | 'unchanged' | 'error';
+/** orphan: on the swarm with the stage's label but no longer in the inventory; kept unless --prune. */
+export type PlanAction = 'create' | 'update' | 'remove' | 'orphan' | 'unchanged' | 'error';
 
 export interface PlanChange {
   field: string;
@@ -98,10 +100,13 @@ function withoutSpecLabel(field: string, value: unknown): unknown {
   return rest;
 }
 
-/** plan.json (written by roles/services) → entries, sorted by action then name. */
-export function parsePlanFile(text: string): { stage: string; services: PlanEntry[] } {
+/**
+ * plan.json (written by roles/services) → entries, sorted by action then name. Secret values are
+ * masked: those in `secrets`, of secret-named keys, `SECRET_NAME=value` entries and URL passwords.
+ */
+export function parsePlanFile(text: string, secrets: string[] = []): { stage: string; services: PlanEntry[] } {
   const raw = JSON.parse(text) as { stage: string; services: RawEntry[] };
-  const order: PlanAction[] = ['create', 'update', 'remove', 'error', 'unchanged'];
+  const order: PlanAction[] = ['create', 'update', 'remove', 'orphan', 'error', 'unchanged'];
   const services = raw.services.map((r): PlanEntry => {
     const e: PlanEntry = { service: r.name, action: r.action };
     if (r.image) e.image = r.image;
@@ -125,7 +130,7 @@ export function parsePlanFile(text: string): { stage: string; services: PlanEntr
     return e;
   });
   services.sort((a, b) => order.indexOf(a.action) - order.indexOf(b.action) || a.service.localeCompare(b.service));
-  return { stage: raw.stage, services };
+  return { stage: raw.stage, services: maskValues(services, secrets) };
 }
 
 const quietReporter = (stderr: NodeJS.WritableStream = process.stderr): EventSink => ({
@@ -150,13 +155,15 @@ export async function planServices(ctx: HiveContext, site: Site, opts: PlanOptio
       const why = phase.failed.length ? failureLines(phase.failed).join('\n') : `deploy-services (check mode) exited ${phase.rc}`;
       throw new PlanError(`hive plan: could not read the swarm of stage ${ctx.stage}:\n${why}`, phase);
     }
-    const parsed = parsePlanFile(readFileSync(planFile, 'utf8'));
+    const { inventoryVars } = await import('../providers/group-vars.js');
+    const files = await inventoryVars(site, ctx.stage);
+    const parsed = parsePlanFile(readFileSync(planFile, 'utf8'), knownSecrets(site, ctx.stage, { stageDir: ctx.stageDir, files }));
     // an unbuilt image: say which version a build would need, not the placeholder tag
     const records = readImageRecords(ctx.stageDir);
     for (const e of parsed.services) {
       if (e.unbuilt && !targetVersion(records[e.service])) e.image = undefined;
     }
-    const summary: Record<PlanAction, number> = { create: 0, update: 0, remove: 0, unchanged: 0, error: 0 };
+    const summary: Record<PlanAction, number> = { create: 0, update: 0, remove: 0, orphan: 0, unchanged: 0, error: 0 };
     for (const e of parsed.services) summary[e.action]++;
     return { stage: parsed.stage, services: parsed.services, summary, phase };
   } finally {
@@ -164,7 +171,7 @@ export async function planServices(ctx: HiveContext, site: Site, opts: PlanOptio
   }
 }
 
-const SIGN: Record<PlanAction, string> = { create: '+', update: '~', remove: '-', unchanged: '=', error: '!' };
+const SIGN: Record<PlanAction, string> = { create: '+', update: '~', remove: '-', orphan: '?', unchanged: '=', error: '!' };
 
 function show(value: unknown): string {
   if (value === undefined) return '(none)';
@@ -192,6 +199,9 @@ export function formatPlan(plan: ServicePlan): string {
       case 'remove':
         lines.push(`${head}  (no longer in the inventory; running ${e.liveImage ?? '?'})`);
         break;
+      case 'orphan':
+        lines.push(`${head}  (no longer in the inventory; running ${e.liveImage ?? '?'}; kept: hive deploy-services --prune removes it)`);
+        break;
       case 'error':
         lines.push(`${head}  ${e.message ?? ''}`);
         break;
@@ -201,6 +211,6 @@ export function formatPlan(plan: ServicePlan): string {
   }
   if (plan.services.length === 0) lines.push('  (no services in this stage)');
   const s = plan.summary;
-  lines.push(`${s.create} to create, ${s.update} to update, ${s.remove} to remove, ${s.unchanged} unchanged` + (s.error ? `, ${s.error} with errors` : '') + '.');
+  lines.push(`${s.create} to create, ${s.update} to update, ${s.remove} to remove, ${s.unchanged} unchanged` + (s.orphan ? `, ${s.orphan} left over (kept)` : '') + (s.error ? `, ${s.error} with errors` : '') + '.');
   return lines.join('\n') + '\n';
 }

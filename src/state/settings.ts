@@ -27,6 +27,7 @@ export const SETTINGS: Record<string, SettingSpec> = {
   },
   first_hive: { description: 'index of the hive that initialises the swarm (repair after losing hive0)', parse: int(0, 254) },
   silent_after: { description: 'seconds without news from a task before it is reported as silent', parse: int(5, 86400) },
+  task_timeout: { description: 'seconds after which a task that has not finished fails the phase (0: no limit)', parse: int(0, 86400) },
   forks: { description: 'parallel hosts for Ansible', parse: int(1, 200) },
 };
 

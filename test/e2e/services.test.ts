@@ -259,10 +259,10 @@ describe('services on the local site', () => {
   }, LONG);
 
   it('deploy-services -D removes the services, build-volumes -D the volumes', async () => {
-    const r = await runPhase(site, 'deploy-services', ['-D']);
+    const r = await runPhase(site, 'deploy-services', ['-D', '--yes']);
     expect(r.code, explain(r)).toBe(0);
     expect(await onManager('docker service ls -q | wc -l')).toBe('0');
-    const v = await runPhase(site, 'build-volumes', ['-D']);
+    const v = await runPhase(site, 'build-volumes', ['-D', '--yes']);
     expect(v.code, explain(v)).toBe(0);
     for (const h of hives) {
       const vols = (await ssh(site, h.name, 'docker volume ls --format "{{.Name}}"')).stdout.split('\n');

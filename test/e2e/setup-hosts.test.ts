@@ -147,15 +147,17 @@ describe('setup-hosts (local site)', () => {
   });
 
   it('opens the docker TLS API to the other servers only', async () => {
-    const [a, b] = hives;
-    const fromHive = await ssh(
+    const [a] = hives;
+    // the repository's docker client identity (of the docker client CA), as its backups use it
+    const repository = site.hosts.find((h) => h.isRepository)!;
+    const fromServer = await ssh(
       site,
-      b.name,
-      `sudo docker --tlsverify --tlscacert /usr/local/share/ca-certificates/hive-ca.crt --tlscert /etc/ssl/hive/host.crt ` +
-        `--tlskey /etc/ssl/private/hive-host.key -H tcp://${a.name}:2376 info --format '{{.Name}}'`,
+      repository.name,
+      `sudo docker --tlsverify --tlscacert /usr/local/share/ca-certificates/hive-ca.crt --tlscert /etc/ssl/hive/docker-client.crt ` +
+        `--tlskey /etc/ssl/private/hive-docker-client.key -H tcp://${a.name}:2376 info --format '{{.Name}}'`,
     );
-    expect(fromHive.code, fromHive.stderr).toBe(0);
-    expect(fromHive.stdout.trim()).toBe(a.name);
+    expect(fromServer.code, fromServer.stderr).toBe(0);
+    expect(fromServer.stdout.trim()).toBe(a.name);
     // this machine is not a server of the site: its connection is refused, ssh still works
     const fromOutside = await run('bash', ['-c', `timeout 5 bash -c 'echo > /dev/tcp/${a.ip}/2376'`]);
     expect(fromOutside.code).not.toBe(0);

@@ -136,7 +136,7 @@ export async function siteResources(name: string): Promise<{ containers: string[
 
 /** Removes the site: `hive ... build-infra -D`, then anything with its label that is still there. */
 export async function destroySite(name: string, dir?: string): Promise<void> {
-  if (dir && existsSync(join(dir, 'inventory'))) await runPhase({ dir }, 'build-infra', ['-D']);
+  if (dir && existsSync(join(dir, 'inventory'))) await runPhase({ dir }, 'build-infra', ['-D', '--yes']);
   const left = await siteResources(name).catch(() => ({ containers: [], networks: [], volumes: [] }));
   if (left.containers.length) await run('docker', ['rm', '-f', '-v', ...left.containers]);
   for (const n of left.networks) await run('docker', ['network', 'rm', n]);

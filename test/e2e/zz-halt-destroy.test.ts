@@ -18,8 +18,15 @@ describe('halt and destroy', () => {
     expect(await running(site)).toEqual(site.hosts.map(() => 'false'));
   });
 
-  it('-D leaves no container, network or volume with the site label', async () => {
+  it('-D without a terminal and without --yes refuses (exit 2) and removes nothing', async () => {
     const r = await runPhase(site, 'build-infra', ['-D']);
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.stderr).toMatch(/--yes/);
+    expect((await siteResources(site.name)).containers.length).toBe(site.hosts.length);
+  });
+
+  it('-D leaves no container, network or volume with the site label', async () => {
+    const r = await runPhase(site, 'build-infra', ['-D', '--yes']);
     forgetSite();
     expect(r.code, explain(r)).toBe(0);
     expect(await siteResources(site.name)).toEqual({ containers: [], networks: [], volumes: [] });

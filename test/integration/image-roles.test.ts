@@ -234,6 +234,10 @@ describe.skipIf(skipReason !== undefined)('built-in image roles in containers', 
         const p = execFile('docker', ['exec', '-i', c, 'sh', '-c', 'cat > /etc/apt/apt.conf.d/00hive-build-proxy'], (err) => (err ? rej(err) : res()));
         p.stdin?.end(conf);
       });
+      // as official debian/ubuntu images ship: no package lists, and a lists folder that looks
+      // fresh (a role that trusts cache_valid_time alone then finds no package at all)
+      const noLists = await sh(c, 'rm -rf /var/lib/apt/lists/* && touch /var/lib/apt/lists && ! ls /var/lib/apt/lists/*_Packages* 2>/dev/null');
+      if (noLists.code !== 0) throw new Error(`the package lists of ${c} could not be removed: ${noLists.stderr}`);
     }
     const purge = await sh(
       app,

@@ -14,6 +14,9 @@ import type { Site } from '../../src/model/site.js';
 import { renderStageFiles } from '../../src/render/stage-files.js';
 import type { EventSink, HiveEvent } from '../../src/runner/events.js';
 import { LockHeldError, lockPath } from '../../src/runner/lock.js';
+
+/** The lock file stays (every run flocks the same file); a free lock names nobody. */
+const lockHeld = (stageDir: string) => existsSync(lockPath(stageDir)) && readFileSync(lockPath(stageDir), 'utf8').trim() !== '';
 import { MASK } from '../../src/runner/redact.js';
 import { readProgress } from '../../src/runner/resume.js';
 import { runPhase, type RunIO } from '../../src/runner/run-phase.js';
@@ -127,7 +130,7 @@ describe('runner with the real ansible-playbook', () => {
       expect(text).not.toContain(REGISTRY_PASSWORD);
     }
     expect(Object.keys(readProgress(ctx.stageDir).succeeded)).toEqual(['setup-hosts']);
-    expect(existsSync(lockPath(ctx.stageDir))).toBe(false);
+    expect(lockHeld(ctx.stageDir)).toBe(false);
   }, 90_000);
 
   it('a failing task: ok=false, rc≠0, host and task named, secret in the error masked', async () => {
@@ -170,7 +173,7 @@ describe('runner with the real ansible-playbook', () => {
     const { ctx, site } = project();
     const slow = io();
     const first = runPhase(ctx, site, 'build-networks', { silentAfter: 2 }, slow.io);
-    for (let i = 0; i < 100 && !existsSync(lockPath(ctx.stageDir)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !lockHeld(ctx.stageDir); i++) await new Promise((r) => setTimeout(r, 50));
 
     const second = io();
     const err = await runPhase(ctx, site, 'setup-hosts', {}, second.io).then(
@@ -188,7 +191,18 @@ describe('runner with the real ansible-playbook', () => {
     expect(silent[0]).toMatchObject({ task: 'Sleep past the watchdog', hosts: ['p-hive0.demo'] });
     expect(silent[0].seconds).toBeGreaterThanOrEqual(2);
     expect(slow.stdout.text).toContain('SILENT for');
-    expect(existsSync(lockPath(ctx.stageDir))).toBe(false);
+    expect(lockHeld(ctx.stageDir)).toBe(false);
+  }, 90_000);
+
+  it('--task-timeout fails a hung task on its host, naming both, instead of waiting for it', async () => {
+    const { ctx, site } = project();
+    const hung = io();
+    const started = Date.now();
+    const result = await runPhase(ctx, site, 'build-networks', { taskTimeout: 2, extraVars: { fixture_sleep: 60 } }, hung.io);
+    expect(result.ok).toBe(false);
+    expect(result.failed).toEqual([{ host: 'p-hive0.demo', task: 'Sleep past the watchdog', msg: expect.stringMatching(/time ?frame|timed? ?out/i) }]);
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(lockHeld(ctx.stageDir)).toBe(false);
   }, 90_000);
 
   it('Ctrl-C stops ansible-playbook and everything it started, ends the phase and frees the lock', async () => {
@@ -196,7 +210,8 @@ describe('runner with the real ansible-playbook', () => {
     const run = io();
     const pending = runPhase(ctx, site, 'build-networks', { extraVars: { fixture_sleep: 47 } }, run.io);
     for (let i = 0; i < 300 && !run.sink.events.some((e) => e.event === 'host_start'); i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500)); // let the command start
+    // let the command start (on a busy machine the module takes a while to get there)
+    for (let i = 0; i < 300 && spawnSync('pgrep', ['-f', 'sleep 47']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(spawnSync('pgrep', ['-f', 'sleep 47']).status).toBe(0);
     process.emit('SIGINT', 'SIGINT'); // what a terminal's Ctrl-C does to hive
     const result = await pending;
@@ -205,7 +220,7 @@ describe('runner with the real ansible-playbook', () => {
     expect(result.failed).toEqual([{ host: 'ansible-playbook', task: 'Sleep past the watchdog', msg: 'interrupted' }]);
     expect(run.sink.events.at(-1)).toMatchObject({ event: 'phase_end', ok: false });
     expect(spawnSync('pgrep', ['-f', 'sleep 47']).status).toBe(1); // nothing left running
-    expect(existsSync(lockPath(ctx.stageDir))).toBe(false);
+    expect(lockHeld(ctx.stageDir)).toBe(false);
   }, 90_000);
 
   it('takes over a stale lock of a dead process, with a warning naming it', async () => {

@@ -115,7 +115,7 @@ describe('semantic checks', () => {
         '  staging:\n    provider: aws\n    cidr: 10.1.0.0/16\n    subnets:\n' +
           '      - {cidr: 10.1.0.0/24, name: a, available_zone: z}\n' +
           '      - {cidr: 10.1.0.128/25, name: b, available_zone: z}\n' +
-          '      - {cidr: 10.2.0.0/24, name: c, available_zone: z}\n',
+          '      - {cidr: 10.2.0.0/24, name: c, available_zone: z}\n    region: eu-west-1\n',
       ),
     }).lines;
     expect(lines).toEqual([
@@ -131,7 +131,7 @@ describe('semantic checks', () => {
     const lines = read({
       'hive.yml': hive(
         '  staging:\n    provider: aws\n    cidr: 10.1.0.0/24\n    number_of_hosts: 5\n    subnets:\n' +
-          '      - {cidr: 10.1.0.0/29, name: a, available_zone: z}\n      - {cidr: 10.1.0.8/29, name: b, available_zone: z}\n',
+          '      - {cidr: 10.1.0.0/29, name: a, available_zone: z}\n      - {cidr: 10.1.0.8/29, name: b, available_zone: z}\n    region: eu-west-1\n',
       ),
     }).lines;
     expect(lines).toEqual([
@@ -175,7 +175,7 @@ describe('semantic checks', () => {
   });
 
   it('requires kms_key_id for encrypted disks', () => {
-    expect(read({ 'hive.yml': hive('  staging:\n    provider: aws\n    cidr: 10.91.0.0/24\n    disk_encrypted: true\n') }).lines).toEqual([
+    expect(read({ 'hive.yml': hive('  staging:\n    provider: aws\n    cidr: 10.91.0.0/24\n    disk_encrypted: true\n    region: eu-west-1\n') }).lines).toEqual([
       'inventory/hive.yml:7: stages.staging.disk_encrypted: requires kms_key_id',
     ]);
   });

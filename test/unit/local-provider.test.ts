@@ -100,7 +100,7 @@ describe('ssh_config of the local provider', () => {
     const blocks = text.split(/\n(?=Host )/).slice(1);
     expect(blocks).toHaveLength(2);
     expect(blocks[1]).toContain('Host p-hive3.demo\n  HostName 172.30.1.7\n  Port 22\n  User admin\n');
-    for (const line of ['IdentityFile /p/.hive/private/id_ed25519', 'IdentitiesOnly yes', 'UserKnownHostsFile /p/.hive/private/known_hosts', 'StrictHostKeyChecking yes', 'LogLevel ERROR']) {
+    for (const line of ['IdentityFile /p/.hive/private/id_ed25519', 'IdentitiesOnly yes', 'UserKnownHostsFile /p/.hive/private/known_hosts', 'StrictHostKeyChecking yes', 'LogLevel ERROR', 'ServerAliveInterval 15', 'ServerAliveCountMax 4']) {
       expect(blocks[0]).toContain(line);
     }
   });

@@ -36,6 +36,12 @@ describe('phaseCommand argv', () => {
     expect(argv).toEqual([...head, 'private', '--tags', 'base,docker', '-C', '-vvv', ...tail('setup-hosts')]);
   });
 
+  it('--task-timeout sets ANSIBLE_TASK_TIMEOUT; without it Ansible has no task limit', () => {
+    expect(phaseCommand(ctx, site, 'setup-hosts', { taskTimeout: 600 }, files).env.ANSIBLE_TASK_TIMEOUT).toBe('600');
+    expect(phaseCommand(ctx, site, 'setup-hosts', {}, files).env.ANSIBLE_TASK_TIMEOUT).toBeUndefined();
+    expect(phaseCommand(ctx, site, 'setup-hosts', { taskTimeout: 0 }, files).env.ANSIBLE_TASK_TIMEOUT).toBeUndefined();
+  });
+
   it('build-images -l maps services to image hosts plus the repository', () => {
     const { argv } = phaseCommand(ctx, site, 'build-images', { limit: 'web,db' }, files);
     expect(argv).toEqual([...head, 'image_web:image_db:repository:&private', ...tail('build-images')]);
@@ -66,6 +72,47 @@ describe('phaseCommand argv', () => {
     expect(verbosityFlag(1)).toBe('-vvv');
     expect(verbosityFlag(2)).toBe('-vvvv');
     expect(verbosityFlag(9)).toBe('-vvvvvv');
+  });
+});
+
+describe('phaseCommand vault flags', () => {
+  it('passes --vault-id (repeated, in order), --vault-password-file and --ask-vault-pass to ansible-playbook as given', () => {
+    const { argv, interactive } = phaseCommand(
+      ctx,
+      site,
+      'deploy-services',
+      { vaultIds: ['dev@/srv/demo/dev.pw', 'prod@prompt'], vaultPasswordFiles: ['/srv/demo/vault.pw'], askVaultPass: true },
+      files,
+    );
+    expect(argv).toEqual([
+      ...head,
+      'private',
+      '--vault-id',
+      'dev@/srv/demo/dev.pw',
+      '--vault-id',
+      'prod@prompt',
+      '--vault-password-file',
+      '/srv/demo/vault.pw',
+      '--ask-vault-pass',
+      ...tail('deploy-services'),
+    ]);
+    expect(interactive).toBe(true);
+  });
+
+  it('a password file alone needs no terminal; a prompt does', () => {
+    const file = phaseCommand(ctx, site, 'setup-hosts', { vaultPasswordFiles: ['/srv/demo/vault.pw'] }, files);
+    expect(file.argv).toEqual([...head, 'private', '--vault-password-file', '/srv/demo/vault.pw', ...tail('setup-hosts')]);
+    expect(file.interactive).toBe(false);
+    expect(phaseCommand(ctx, site, 'setup-hosts', { vaultIds: ['prompt'] }, files).interactive).toBe(true);
+    expect(phaseCommand(ctx, site, 'setup-hosts', { vaultIds: ['ops@/srv/demo/prompt'] }, files).interactive).toBe(false);
+    expect(phaseCommand(ctx, site, 'setup-hosts', {}, files).interactive).toBe(false);
+  });
+
+  it('every phase gets the flags, with the other options', () => {
+    for (const phase of PHASES) {
+      const { argv } = phaseCommand(ctx, site, phase, { tags: 'x', vaultIds: ['a@/p/a'] }, files);
+      expect(argv.slice(-5)).toEqual(['--vault-id', 'a@/p/a', ...tail(phase)]);
+    }
   });
 });
 

@@ -14,6 +14,7 @@ const planJson = JSON.stringify({
     { name: 'notes', action: 'unchanged', image: 'p-hive3.demo:5000/image_notes:c3', unbuilt: false },
     { name: 'api', action: 'create', image: 'p-hive3.demo:5000/image_api:not-built', unbuilt: true },
     { name: 'old', action: 'remove', live_image: 'nginx:1' },
+    { name: 'stray', action: 'orphan', live_image: 'redis:7' },
     { name: 'db', action: 'create', image: 'postgres:16', unbuilt: false },
   ],
 });
@@ -22,7 +23,7 @@ describe('hive plan', () => {
   const parsed = parsePlanFile(planJson);
 
   it('orders create, update, remove, unchanged', () => {
-    expect(parsed.services.map((e) => `${e.action} ${e.service}`)).toEqual(['create api', 'create db', 'update web', 'remove old', 'unchanged notes']);
+    expect(parsed.services.map((e) => `${e.action} ${e.service}`)).toEqual(['create api', 'create db', 'update web', 'remove old', 'orphan stray', 'unchanged notes']);
   });
 
   it('keeps the changed fields with their values, without hive.spec label noise', () => {
@@ -38,7 +39,7 @@ describe('hive plan', () => {
     const plan: ServicePlan = {
       stage: parsed.stage,
       services: parsed.services,
-      summary: { create: 2, update: 1, remove: 1, unchanged: 1, error: 0 },
+      summary: { create: 2, update: 1, remove: 1, orphan: 1, unchanged: 1, error: 0 },
       phase: { phase: 'deploy-services', ok: true, rc: 0, stats: {}, failed: [], duration: 1, runRecord: '' },
     };
     const text = formatPlan(plan);
@@ -51,6 +52,7 @@ describe('hive plan', () => {
     expect(text).toContain('      image: p-hive3.demo:5000/image_web:a1 → p-hive3.demo:5000/image_web:b2');
     expect(text).toMatch(/- remove +old +\(no longer in the inventory; running nginx:1\)/);
     expect(text).toMatch(/= unchanged notes/);
-    expect(text).toContain('2 to create, 1 to update, 1 to remove, 1 unchanged.');
+    expect(text).toMatch(/\? orphan +stray +\(no longer in the inventory; running redis:7; kept: hive deploy-services --prune removes it\)/);
+    expect(text).toContain('2 to create, 1 to update, 1 to remove, 1 unchanged, 1 left over (kept).');
   });
 });

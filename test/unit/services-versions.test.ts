@@ -49,6 +49,14 @@ describe('images.yml', () => {
     expect(JSON.parse(py)).toEqual({ web: web() });
   });
 
+  it('reads hex versions that YAML 1.2 would take for numbers as written by Ansible (to_nice_yaml)', () => {
+    // PyYAML leaves 0904334831e5 unquoted (a YAML 1.1 float needs a dot); YAML 1.2 reads 9.04e13
+    const records = { web: { ...web(), latest: '0904334831e5', versions: [{ version: '0904334831e5', id: 'sha256:ddd' }, ...web().versions!] } };
+    execFileSync('python3', ['-c', 'import sys, yaml, json; open(sys.argv[1], "w").write(yaml.safe_dump(json.loads(sys.argv[2]), default_flow_style=False))', imagesPath(dir), JSON.stringify(records)]);
+    expect(readFileSync(imagesPath(dir), 'utf8')).toMatch(/latest: 0904334831e5$/m);
+    expect(readImageRecords(dir)).toEqual(records);
+  });
+
   it('names the file when it is not YAML', () => {
     writeFileSync(imagesPath(dir), 'web: [unclosed');
     expect(() => readImageRecords(dir)).toThrow(/images\.yml: not valid YAML/);

@@ -4,9 +4,9 @@
 // Do not edit: change the schemas and run `node src/inventory/schema/generate.mjs`.
 
 export const validateHive = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://hive.invalid/schema/hive.schema.json","title":"hive definition (inventory/hive.yml)","description":"The site definition read by hive (plugin: hive_inventory, compatible with hive-builder 3.x): the site name and, per stage, the provider, the network and the servers. Servers are named <prefix><custom_hostname><index>.<name> (prefix p- for private, s- for staging, none for production); the last index is the repository server.","type":"object","required":["plugin","name","stages"],"additionalProperties":false,"properties":{"plugin":{"description":"Marks this file as the hive definition. Exactly one file of the inventory folder has it.","const":"hive_inventory"},"name":{"$comment":"hive:siteName (names the error message, see src/inventory/validate.ts)","description":"Name of the site; the domain part of every host name (hive0.<name>), group variable hive_name. A domain-like name such as pdns or pdns.example.com is recommended.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*$"},"stages":{"description":"The stages of the site (any subset of private, staging, production). Each command acts on one stage.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"private":{"$ref":"#/$defs/stage","description":"Stage for development; host names get the prefix p-."},"staging":{"$ref":"#/$defs/stage","description":"Stage for tests before production; host names get the prefix s-."},"production":{"$ref":"#/$defs/stage","description":"Production stage; host names have no prefix."}}}},"$defs":{"ipv4Address":{"$comment":"hive:ipv4Address (names the error message, see src/inventory/validate.ts)","description":"An IPv4 address such as 192.168.0.5.","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"},"ipv4Network":{"$comment":"hive:ipv4Network (names the error message, see src/inventory/validate.ts)","description":"An IPv4 network in CIDR notation such as 192.168.0.0/24 (no host bits set).","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},"ipv6Network":{"$comment":"hive:ipv6Network (names the error message, see src/inventory/validate.ts)","description":"An IPv6 network in CIDR notation such as fd00:1::/64.","type":"string","pattern":"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},"hostnameStem":{"$comment":"hive:hostnameStem (names the error message, see src/inventory/validate.ts)","description":"Lowercase letters, digits and hyphens, at least 2 characters, not starting or ending with a hyphen.","type":"string","pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"},"gigabytes":{"description":"A size in gigabytes.","type":"integer","minimum":1},"megabytes":{"description":"A size in megabytes.","type":"integer","minimum":1},"port":{"description":"A TCP/UDP port number.","type":"integer","minimum":1,"maximum":65535},"subnet":{"description":"A subnet of the stage network. Servers are dealt round-robin over the subnets; the first 4 addresses of each subnet are skipped.","type":"object","required":["cidr"],"additionalProperties":false,"properties":{"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the subnet; must lie inside the stage cidr."},"name":{"type":"string","minLength":1,"description":"Name of the subnet (host variable hive_subnet). Default: <prefix>subnet<index>. AWS and GCP need it written."},"available_zone":{"type":"string","minLength":1,"description":"Availability zone of the subnet (host variable hive_available_zone). AWS needs it."}}},"kickstartNetwork":{"description":"A network interface definition for the kickstart installer.","type":"object","required":["interface"],"additionalProperties":false,"properties":{"interface":{"type":"string","minLength":1,"description":"Interface name (bond0, eth0, ...)."},"ips":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses given to hive0, hive1, ... in order."},"netmask":{"$ref":"#/$defs/ipv4Address","description":"Netmask such as 255.255.255.0."},"gateway":{"$ref":"#/$defs/ipv4Address","description":"Default gateway."},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"DNS servers."},"vlanid":{"type":"integer","minimum":1,"maximum":4095,"description":"VLAN id (1-4095)."},"bonding_interfaces":{"type":"array","items":{"type":"string"},"description":"Interfaces bonded into this interface (802.3ad)."}}},"kickstartConfig":{"description":"Installer parameters for the kickstart provider.","type":"object","required":["iso_src","iso_dest","networks"],"additionalProperties":false,"properties":{"iso_src":{"type":"string","minLength":1,"description":"Source installer ISO file or device."},"iso_dest":{"type":"string","minLength":1,"description":"Output ISO file or device."},"target":{"type":"string","minLength":1,"description":"Install disk (default sda)."},"media_usb":{"type":"boolean","description":"The output device is a USB stick rather than a CD-ROM."},"networks":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/kickstartNetwork"},"description":"Interface definitions."}}},"sharedRepository":{"description":"Run the repository as a container on the mother machine, shared by several sites. Requires separate_repository: true.","type":"object","required":["context_dir"],"additionalProperties":false,"properties":{"context_dir":{"type":"string","minLength":1,"description":"Directory on the mother shared by the sites (CA and registry password live there)."},"ssh_port":{"$ref":"#/$defs/port","description":"Port of the repository container's sshd (default 2222)."},"dns_address":{"$ref":"#/$defs/ipv4Address","description":"Upstream DNS server for the container (default: first nameserver of the mother)."},"zabbix_server_port":{"$ref":"#/$defs/port","description":"Published zabbix server port (default 10052)."},"zabbix_web_port":{"$ref":"#/$defs/port","description":"Published zabbix web port (default 10051)."},"zabbix_agent_port":{"$ref":"#/$defs/port","description":"Published zabbix agent port (default 10050)."},"registry_port":{"$ref":"#/$defs/port","description":"Published registry port (default 5000)."},"syslog_port":{"$ref":"#/$defs/port","description":"Published syslog port (default 10514)."}}},"stage":{"description":"One stage: where its servers run and how they are sized. Keys that only make sense for some providers are refused on the others.","type":"object","required":["provider","cidr"],"additionalProperties":false,"properties":{"provider":{"description":"Infrastructure provider: local (docker containers on this machine), aws, prepared (existing machines), vagrant, azure, gcp, openstack, kickstart (bare metal installer). Group variable hive_provider.","enum":["local","aws","prepared","vagrant","azure","gcp","openstack","kickstart"]},"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the stage (mother variable hive_cidr). Without subnets, servers get addresses from it, skipping the first 3."},"number_of_hosts":{"type":"integer","minimum":1,"maximum":250,"description":"Number of servers (default 4 with separate_repository, else 3). The last one is the repository."},"separate_repository":{"type":"boolean","description":"true (default): the last server is the repository only; false: it is a hive (swarm node) and the repository."},"custom_hostname":{"$ref":"#/$defs/hostnameStem","description":"Host name stem (default hive): servers are <prefix><custom_hostname><index>.<name>. With name, under 55 characters."},"subnets":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/subnet"},"description":"Subnets inside cidr (aws needs them, with name and available_zone). Servers are dealt round-robin over them."},"ip_address_list":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses of the servers in order (prepared, kickstart); sets the number of servers. Each must lie inside cidr."},"region":{"type":"string","minLength":1,"description":"Cloud region (aws, azure, gcp); enables availability zones (mother variable hive_region)."},"az_suffix_list":{"type":"array","minItems":1,"items":{"type":"string"},"description":"Suffixes appended to region to name default availability zones (default -a, -b, -c)."},"instance_type":{"type":"string","minLength":1,"description":"VM size of the hives (aws, azure, gcp)."},"repository_instance_type":{"type":"string","minLength":1,"description":"VM size of the repository server (aws, azure, gcp)."},"memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the hives in MB (local, vagrant; swap size for kickstart)."},"repository_memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the repository server in MB (vagrant)."},"cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the hives (local, vagrant)."},"repository_cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the repository server (vagrant)."},"disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the hives in GB."},"repository_disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the repository server in GB."},"mirrored_disk_size":{"$ref":"#/$defs/gigabytes","description":"Size in GB of the DRBD backing disk of each hive; without it no mirrored disk is provisioned."},"disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the hives (aws; requires kms_key_id)."},"repository_disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the repository server (aws; requires kms_key_id)."},"mirrored_disk_encrypted":{"type":"boolean","description":"Encrypt the mirrored disks and EFS (aws; requires kms_key_id)."},"kms_key_id":{"type":"string","minLength":1,"description":"KMS key for the encrypted disks (aws)."},"image_name":{"description":"OS image of the VMs: AMI id (aws), image path (gcp) or a marketplace image map (azure).","type":["string","object"],"minLength":1,"required":["offer","publisher","sku"],"additionalProperties":false,"properties":{"offer":{"type":"string","description":"Image offer, e.g. RHEL."},"publisher":{"type":"string","description":"Image publisher, e.g. RedHat."},"sku":{"type":"string","description":"Image SKU, e.g. 86-gen2."},"version":{"type":"string","description":"Image version (default latest)."}}},"root_password":{"type":"string","minLength":1,"description":"Root password used once to create the admin user (prepared)."},"kernel_version":{"type":"string","minLength":1,"description":"Kernel version installed on the servers."},"drbd_download_url":{"type":"string","minLength":1,"description":"URL of the DRBD rpm tarball."},"internal_cidr":{"$ref":"#/$defs/ipv4Network","description":"Network split for docker's own networks (overlay, ingress, docker_gwbridge, docker0, ...). Must not overlap cidr."},"internal_cidr_v6":{"$ref":"#/$defs/ipv6Network","description":"IPv6 network for docker networks; enables IPv6."},"filestore_cidr":{"$ref":"#/$defs/ipv4Network","description":"Range for Cloud Filestore (gcp)."},"prepared_resource_group":{"type":"boolean","description":"Do not create or delete the resource group (azure)."},"not_support_az":{"type":"boolean","description":"Do not pin VMs and disks to zones (azure)."},"bridge":{"type":"string","minLength":1,"description":"Host bridge for a bridged public network (vagrant)."},"dev":{"type":"string","minLength":1,"description":"Existing bridge device to attach to (vagrant, libvirt)."},"kickstart_config":{"$ref":"#/$defs/kickstartConfig"},"shared_repository":{"$ref":"#/$defs/sharedRepository"},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Accepted for compatibility with hive-builder's documentation; not used (kickstart name servers go in kickstart_config.networks)."}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://hive.invalid/schema/hive.schema.json","title":"hive definition (inventory/hive.yml)","description":"The site definition read by hive (plugin: hive_inventory, compatible with hive-builder 3.x): the site name and, per stage, the provider, the network and the servers. Servers are named <prefix><custom_hostname><index>.<name> (prefix p- for private, s- for staging, none for production); the last index is the repository server.","type":"object","required":["plugin","name","stages"],"additionalProperties":false,"properties":{"plugin":{"description":"Marks this file as the hive definition. Exactly one file of the inventory folder has it.","const":"hive_inventory"},"name":{"$comment":"hive:siteName (names the error message, see src/inventory/validate.ts)","description":"Name of the site; the domain part of every host name (hive0.<name>), group variable hive_name. A domain-like name such as pdns or pdns.example.com is recommended.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*$"},"stages":{"description":"The stages of the site (any subset of private, staging, production). Each command acts on one stage.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"private":{"$ref":"#/$defs/stage","description":"Stage for development; host names get the prefix p-."},"staging":{"$ref":"#/$defs/stage","description":"Stage for tests before production; host names get the prefix s-."},"production":{"$ref":"#/$defs/stage","description":"Production stage; host names have no prefix."}}}},"$defs":{"ipv4Address":{"$comment":"hive:ipv4Address (names the error message, see src/inventory/validate.ts)","description":"An IPv4 address such as 192.168.0.5.","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"},"ipv4Network":{"$comment":"hive:ipv4Network (names the error message, see src/inventory/validate.ts)","description":"An IPv4 network in CIDR notation such as 192.168.0.0/24 (no host bits set).","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},"ipv6Network":{"$comment":"hive:ipv6Network (names the error message, see src/inventory/validate.ts)","description":"An IPv6 network in CIDR notation such as fd00:1::/64.","type":"string","pattern":"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},"hostnameStem":{"$comment":"hive:hostnameStem (names the error message, see src/inventory/validate.ts)","description":"Lowercase letters, digits and hyphens, at least 2 characters, not starting or ending with a hyphen.","type":"string","pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"},"gigabytes":{"description":"A size in gigabytes.","type":"integer","minimum":1},"megabytes":{"description":"A size in megabytes.","type":"integer","minimum":1},"port":{"description":"A TCP/UDP port number.","type":"integer","minimum":1,"maximum":65535},"subnet":{"description":"A subnet of the stage network. Servers are dealt round-robin over the subnets; the first 4 addresses of each subnet are skipped.","type":"object","required":["cidr"],"additionalProperties":false,"properties":{"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the subnet; must lie inside the stage cidr."},"name":{"type":"string","minLength":1,"description":"Name of the subnet (host variable hive_subnet). Default: <prefix>subnet<index>. AWS and GCP need it written."},"available_zone":{"type":"string","minLength":1,"description":"Availability zone of the subnet (host variable hive_available_zone). AWS needs it."}}},"kickstartNetwork":{"description":"A network interface definition for the kickstart installer.","type":"object","required":["interface"],"additionalProperties":false,"properties":{"interface":{"type":"string","minLength":1,"description":"Interface name (bond0, eth0, ...)."},"ips":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses given to hive0, hive1, ... in order."},"netmask":{"$ref":"#/$defs/ipv4Address","description":"Netmask such as 255.255.255.0."},"gateway":{"$ref":"#/$defs/ipv4Address","description":"Default gateway."},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"DNS servers."},"vlanid":{"type":"integer","minimum":1,"maximum":4095,"description":"VLAN id (1-4095)."},"bonding_interfaces":{"type":"array","items":{"type":"string"},"description":"Interfaces bonded into this interface (802.3ad)."}}},"kickstartConfig":{"description":"Installer parameters for the kickstart provider.","type":"object","required":["iso_src","iso_dest","networks"],"additionalProperties":false,"properties":{"iso_src":{"type":"string","minLength":1,"description":"Source installer ISO file or device."},"iso_dest":{"type":"string","minLength":1,"description":"Output ISO file or device."},"target":{"type":"string","minLength":1,"description":"Install disk (default sda)."},"media_usb":{"type":"boolean","description":"The output device is a USB stick rather than a CD-ROM."},"networks":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/kickstartNetwork"},"description":"Interface definitions."}}},"sharedRepository":{"description":"Run the repository as a container on the mother machine, shared by several sites. Requires separate_repository: true.","type":"object","required":["context_dir"],"additionalProperties":false,"properties":{"context_dir":{"type":"string","minLength":1,"description":"Directory on the mother shared by the sites (CA and registry password live there)."},"ssh_port":{"$ref":"#/$defs/port","description":"Port of the repository container's sshd (default 2222)."},"dns_address":{"$ref":"#/$defs/ipv4Address","description":"Upstream DNS server for the container (default: first nameserver of the mother)."},"zabbix_server_port":{"$ref":"#/$defs/port","description":"Published zabbix server port (default 10052)."},"zabbix_web_port":{"$ref":"#/$defs/port","description":"Published zabbix web port (default 10051)."},"zabbix_agent_port":{"$ref":"#/$defs/port","description":"Published zabbix agent port (default 10050)."},"registry_port":{"$ref":"#/$defs/port","description":"Published registry port (default 5000)."},"syslog_port":{"$ref":"#/$defs/port","description":"Published syslog port (default 10514)."}}},"stage":{"description":"One stage: where its servers run and how they are sized. Keys that only make sense for some providers are refused on the others.","type":"object","required":["provider","cidr"],"additionalProperties":false,"properties":{"provider":{"description":"Infrastructure provider: local (docker containers on this machine), aws, prepared (existing machines), vagrant, azure, gcp, openstack, kickstart (bare metal installer). Group variable hive_provider.","enum":["local","aws","prepared","vagrant","azure","gcp","openstack","kickstart"]},"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the stage (mother variable hive_cidr). Without subnets, servers get addresses from it, skipping the first 3."},"number_of_hosts":{"type":"integer","minimum":1,"maximum":250,"description":"Number of servers (default 4 with separate_repository, else 3). The last one is the repository."},"separate_repository":{"type":"boolean","description":"true (default): the last server is the repository only; false: it is a hive (swarm node) and the repository."},"custom_hostname":{"$ref":"#/$defs/hostnameStem","description":"Host name stem (default hive): servers are <prefix><custom_hostname><index>.<name>. With name, under 55 characters."},"subnets":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/subnet"},"description":"Subnets inside cidr (aws needs them, with name and available_zone). Servers are dealt round-robin over them."},"ip_address_list":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses of the servers in order (prepared, kickstart); sets the number of servers. Each must lie inside cidr."},"allow_destroy":{"type":"boolean","description":"Lets -D (build-infra, build-volumes, deploy-services without -l) destroy this stage; on production hive refuses -D unless this is true. Other stages still ask for consent."},"region":{"type":"string","minLength":1,"description":"Cloud region (aws, azure, gcp); enables availability zones (mother variable hive_region)."},"az_suffix_list":{"type":"array","minItems":1,"items":{"type":"string"},"description":"Suffixes appended to region to name default availability zones (default -a, -b, -c)."},"instance_type":{"type":"string","minLength":1,"description":"VM size of the hives (aws, azure, gcp)."},"repository_instance_type":{"type":"string","minLength":1,"description":"VM size of the repository server (aws, azure, gcp)."},"memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the hives in MB (local, vagrant; swap size for kickstart)."},"repository_memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the repository server in MB (vagrant)."},"cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the hives (local, vagrant)."},"repository_cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the repository server (vagrant)."},"disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the hives in GB."},"repository_disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the repository server in GB."},"mirrored_disk_size":{"$ref":"#/$defs/gigabytes","description":"Size in GB of the DRBD backing disk of each hive; without it no mirrored disk is provisioned."},"disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the hives (aws; requires kms_key_id)."},"repository_disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the repository server (aws; requires kms_key_id)."},"mirrored_disk_encrypted":{"type":"boolean","description":"Encrypt the mirrored disks and EFS (aws; requires kms_key_id)."},"kms_key_id":{"type":"string","minLength":1,"description":"KMS key for the encrypted disks (aws)."},"image_name":{"description":"OS image of the VMs: AMI id (aws), image path (gcp) or a marketplace image map (azure).","type":["string","object"],"minLength":1,"required":["offer","publisher","sku"],"additionalProperties":false,"properties":{"offer":{"type":"string","description":"Image offer, e.g. RHEL."},"publisher":{"type":"string","description":"Image publisher, e.g. RedHat."},"sku":{"type":"string","description":"Image SKU, e.g. 86-gen2."},"version":{"type":"string","description":"Image version (default latest)."}}},"root_password":{"type":"string","minLength":1,"description":"Root password used once to create the admin user (prepared)."},"kernel_version":{"type":"string","minLength":1,"description":"Kernel version installed on the servers."},"drbd_download_url":{"type":"string","minLength":1,"description":"URL of the DRBD rpm tarball."},"internal_cidr":{"$ref":"#/$defs/ipv4Network","description":"Network split for docker's own networks (overlay, ingress, docker_gwbridge, docker0, ...). Must not overlap cidr."},"internal_cidr_v6":{"$ref":"#/$defs/ipv6Network","description":"IPv6 network for docker networks; enables IPv6."},"filestore_cidr":{"$ref":"#/$defs/ipv4Network","description":"Range for Cloud Filestore (gcp)."},"prepared_resource_group":{"type":"boolean","description":"Do not create or delete the resource group (azure)."},"not_support_az":{"type":"boolean","description":"Do not pin VMs and disks to zones (azure)."},"bridge":{"type":"string","minLength":1,"description":"Host bridge for a bridged public network (vagrant)."},"dev":{"type":"string","minLength":1,"description":"Existing bridge device to attach to (vagrant, libvirt)."},"kickstart_config":{"$ref":"#/$defs/kickstartConfig"},"shared_repository":{"$ref":"#/$defs/sharedRepository"},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Accepted for compatibility with hive-builder's documentation; not used (kickstart name servers go in kickstart_config.networks)."}}}}};
 const pattern4 = new RegExp("^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*$", "u");
-const schema32 = {"description":"One stage: where its servers run and how they are sized. Keys that only make sense for some providers are refused on the others.","type":"object","required":["provider","cidr"],"additionalProperties":false,"properties":{"provider":{"description":"Infrastructure provider: local (docker containers on this machine), aws, prepared (existing machines), vagrant, azure, gcp, openstack, kickstart (bare metal installer). Group variable hive_provider.","enum":["local","aws","prepared","vagrant","azure","gcp","openstack","kickstart"]},"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the stage (mother variable hive_cidr). Without subnets, servers get addresses from it, skipping the first 3."},"number_of_hosts":{"type":"integer","minimum":1,"maximum":250,"description":"Number of servers (default 4 with separate_repository, else 3). The last one is the repository."},"separate_repository":{"type":"boolean","description":"true (default): the last server is the repository only; false: it is a hive (swarm node) and the repository."},"custom_hostname":{"$ref":"#/$defs/hostnameStem","description":"Host name stem (default hive): servers are <prefix><custom_hostname><index>.<name>. With name, under 55 characters."},"subnets":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/subnet"},"description":"Subnets inside cidr (aws needs them, with name and available_zone). Servers are dealt round-robin over them."},"ip_address_list":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses of the servers in order (prepared, kickstart); sets the number of servers. Each must lie inside cidr."},"region":{"type":"string","minLength":1,"description":"Cloud region (aws, azure, gcp); enables availability zones (mother variable hive_region)."},"az_suffix_list":{"type":"array","minItems":1,"items":{"type":"string"},"description":"Suffixes appended to region to name default availability zones (default -a, -b, -c)."},"instance_type":{"type":"string","minLength":1,"description":"VM size of the hives (aws, azure, gcp)."},"repository_instance_type":{"type":"string","minLength":1,"description":"VM size of the repository server (aws, azure, gcp)."},"memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the hives in MB (local, vagrant; swap size for kickstart)."},"repository_memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the repository server in MB (vagrant)."},"cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the hives (local, vagrant)."},"repository_cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the repository server (vagrant)."},"disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the hives in GB."},"repository_disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the repository server in GB."},"mirrored_disk_size":{"$ref":"#/$defs/gigabytes","description":"Size in GB of the DRBD backing disk of each hive; without it no mirrored disk is provisioned."},"disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the hives (aws; requires kms_key_id)."},"repository_disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the repository server (aws; requires kms_key_id)."},"mirrored_disk_encrypted":{"type":"boolean","description":"Encrypt the mirrored disks and EFS (aws; requires kms_key_id)."},"kms_key_id":{"type":"string","minLength":1,"description":"KMS key for the encrypted disks (aws)."},"image_name":{"description":"OS image of the VMs: AMI id (aws), image path (gcp) or a marketplace image map (azure).","type":["string","object"],"minLength":1,"required":["offer","publisher","sku"],"additionalProperties":false,"properties":{"offer":{"type":"string","description":"Image offer, e.g. RHEL."},"publisher":{"type":"string","description":"Image publisher, e.g. RedHat."},"sku":{"type":"string","description":"Image SKU, e.g. 86-gen2."},"version":{"type":"string","description":"Image version (default latest)."}}},"root_password":{"type":"string","minLength":1,"description":"Root password used once to create the admin user (prepared)."},"kernel_version":{"type":"string","minLength":1,"description":"Kernel version installed on the servers."},"drbd_download_url":{"type":"string","minLength":1,"description":"URL of the DRBD rpm tarball."},"internal_cidr":{"$ref":"#/$defs/ipv4Network","description":"Network split for docker's own networks (overlay, ingress, docker_gwbridge, docker0, ...). Must not overlap cidr."},"internal_cidr_v6":{"$ref":"#/$defs/ipv6Network","description":"IPv6 network for docker networks; enables IPv6."},"filestore_cidr":{"$ref":"#/$defs/ipv4Network","description":"Range for Cloud Filestore (gcp)."},"prepared_resource_group":{"type":"boolean","description":"Do not create or delete the resource group (azure)."},"not_support_az":{"type":"boolean","description":"Do not pin VMs and disks to zones (azure)."},"bridge":{"type":"string","minLength":1,"description":"Host bridge for a bridged public network (vagrant)."},"dev":{"type":"string","minLength":1,"description":"Existing bridge device to attach to (vagrant, libvirt)."},"kickstart_config":{"$ref":"#/$defs/kickstartConfig"},"shared_repository":{"$ref":"#/$defs/sharedRepository"},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Accepted for compatibility with hive-builder's documentation; not used (kickstart name servers go in kickstart_config.networks)."}}};
+const schema32 = {"description":"One stage: where its servers run and how they are sized. Keys that only make sense for some providers are refused on the others.","type":"object","required":["provider","cidr"],"additionalProperties":false,"properties":{"provider":{"description":"Infrastructure provider: local (docker containers on this machine), aws, prepared (existing machines), vagrant, azure, gcp, openstack, kickstart (bare metal installer). Group variable hive_provider.","enum":["local","aws","prepared","vagrant","azure","gcp","openstack","kickstart"]},"cidr":{"$ref":"#/$defs/ipv4Network","description":"Network of the stage (mother variable hive_cidr). Without subnets, servers get addresses from it, skipping the first 3."},"number_of_hosts":{"type":"integer","minimum":1,"maximum":250,"description":"Number of servers (default 4 with separate_repository, else 3). The last one is the repository."},"separate_repository":{"type":"boolean","description":"true (default): the last server is the repository only; false: it is a hive (swarm node) and the repository."},"custom_hostname":{"$ref":"#/$defs/hostnameStem","description":"Host name stem (default hive): servers are <prefix><custom_hostname><index>.<name>. With name, under 55 characters."},"subnets":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/subnet"},"description":"Subnets inside cidr (aws needs them, with name and available_zone). Servers are dealt round-robin over them."},"ip_address_list":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/ipv4Address"},"description":"Addresses of the servers in order (prepared, kickstart); sets the number of servers. Each must lie inside cidr."},"allow_destroy":{"type":"boolean","description":"Lets -D (build-infra, build-volumes, deploy-services without -l) destroy this stage; on production hive refuses -D unless this is true. Other stages still ask for consent."},"region":{"type":"string","minLength":1,"description":"Cloud region (aws, azure, gcp); enables availability zones (mother variable hive_region)."},"az_suffix_list":{"type":"array","minItems":1,"items":{"type":"string"},"description":"Suffixes appended to region to name default availability zones (default -a, -b, -c)."},"instance_type":{"type":"string","minLength":1,"description":"VM size of the hives (aws, azure, gcp)."},"repository_instance_type":{"type":"string","minLength":1,"description":"VM size of the repository server (aws, azure, gcp)."},"memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the hives in MB (local, vagrant; swap size for kickstart)."},"repository_memory_size":{"$ref":"#/$defs/megabytes","description":"Memory of the repository server in MB (vagrant)."},"cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the hives (local, vagrant)."},"repository_cpus":{"type":"integer","minimum":1,"description":"Number of CPUs of the repository server (vagrant)."},"disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the hives in GB."},"repository_disk_size":{"$ref":"#/$defs/gigabytes","description":"Boot disk size of the repository server in GB."},"mirrored_disk_size":{"$ref":"#/$defs/gigabytes","description":"Size in GB of the DRBD backing disk of each hive; without it no mirrored disk is provisioned."},"disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the hives (aws; requires kms_key_id)."},"repository_disk_encrypted":{"type":"boolean","description":"Encrypt the boot disk of the repository server (aws; requires kms_key_id)."},"mirrored_disk_encrypted":{"type":"boolean","description":"Encrypt the mirrored disks and EFS (aws; requires kms_key_id)."},"kms_key_id":{"type":"string","minLength":1,"description":"KMS key for the encrypted disks (aws)."},"image_name":{"description":"OS image of the VMs: AMI id (aws), image path (gcp) or a marketplace image map (azure).","type":["string","object"],"minLength":1,"required":["offer","publisher","sku"],"additionalProperties":false,"properties":{"offer":{"type":"string","description":"Image offer, e.g. RHEL."},"publisher":{"type":"string","description":"Image publisher, e.g. RedHat."},"sku":{"type":"string","description":"Image SKU, e.g. 86-gen2."},"version":{"type":"string","description":"Image version (default latest)."}}},"root_password":{"type":"string","minLength":1,"description":"Root password used once to create the admin user (prepared)."},"kernel_version":{"type":"string","minLength":1,"description":"Kernel version installed on the servers."},"drbd_download_url":{"type":"string","minLength":1,"description":"URL of the DRBD rpm tarball."},"internal_cidr":{"$ref":"#/$defs/ipv4Network","description":"Network split for docker's own networks (overlay, ingress, docker_gwbridge, docker0, ...). Must not overlap cidr."},"internal_cidr_v6":{"$ref":"#/$defs/ipv6Network","description":"IPv6 network for docker networks; enables IPv6."},"filestore_cidr":{"$ref":"#/$defs/ipv4Network","description":"Range for Cloud Filestore (gcp)."},"prepared_resource_group":{"type":"boolean","description":"Do not create or delete the resource group (azure)."},"not_support_az":{"type":"boolean","description":"Do not pin VMs and disks to zones (azure)."},"bridge":{"type":"string","minLength":1,"description":"Host bridge for a bridged public network (vagrant)."},"dev":{"type":"string","minLength":1,"description":"Existing bridge device to attach to (vagrant, libvirt)."},"kickstart_config":{"$ref":"#/$defs/kickstartConfig"},"shared_repository":{"$ref":"#/$defs/sharedRepository"},"nameservers":{"type":"array","items":{"$ref":"#/$defs/ipv4Address"},"description":"Accepted for compatibility with hive-builder's documentation; not used (kickstart name servers go in kickstart_config.networks)."}}};
 const schema33 = {"$comment":"hive:ipv4Network (names the error message, see src/inventory/validate.ts)","description":"An IPv4 network in CIDR notation such as 192.168.0.0/24 (no host bits set).","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"};
 const schema34 = {"$comment":"hive:hostnameStem (names the error message, see src/inventory/validate.ts)","description":"Lowercase letters, digits and hyphens, at least 2 characters, not starting or ending with a hyphen.","type":"string","pattern":"^[a-z0-9][a-z0-9-]*[a-z0-9]$"};
 const schema37 = {"$comment":"hive:ipv4Address (names the error message, see src/inventory/validate.ts)","description":"An IPv4 address such as 192.168.0.5.","type":"string","pattern":"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"};
@@ -1158,11 +1158,10 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.region !== undefined){
-let data9 = data.region;
-if(typeof data9 === "string"){
-if(func2(data9) < 1){
-const err18 = {instancePath:instancePath+"/region",schemaPath:"#/properties/region/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.region,data:data9};
+if(data.allow_destroy !== undefined){
+let data9 = data.allow_destroy;
+if(typeof data9 !== "boolean"){
+const err18 = {instancePath:instancePath+"/allow_destroy",schemaPath:"#/properties/allow_destroy/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.allow_destroy.type,parentSchema:schema32.properties.allow_destroy,data:data9};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1172,8 +1171,11 @@ vErrors.push(err18);
 errors++;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/region",schemaPath:"#/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.region.type,parentSchema:schema32.properties.region,data:data9};
+if(data.region !== undefined){
+let data10 = data.region;
+if(typeof data10 === "string"){
+if(func2(data10) < 1){
+const err19 = {instancePath:instancePath+"/region",schemaPath:"#/properties/region/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.region,data:data10};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1183,11 +1185,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.az_suffix_list !== undefined){
-let data10 = data.az_suffix_list;
-if(Array.isArray(data10)){
-if(data10.length < 1){
-const err20 = {instancePath:instancePath+"/az_suffix_list",schemaPath:"#/properties/az_suffix_list/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema32.properties.az_suffix_list,data:data10};
+else {
+const err20 = {instancePath:instancePath+"/region",schemaPath:"#/properties/region/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.region.type,parentSchema:schema32.properties.region,data:data10};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1196,11 +1195,12 @@ vErrors.push(err20);
 }
 errors++;
 }
-const len2 = data10.length;
-for(let i2=0; i2<len2; i2++){
-let data11 = data10[i2];
-if(typeof data11 !== "string"){
-const err21 = {instancePath:instancePath+"/az_suffix_list/" + i2,schemaPath:"#/properties/az_suffix_list/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.az_suffix_list.items.type,parentSchema:schema32.properties.az_suffix_list.items,data:data11};
+}
+if(data.az_suffix_list !== undefined){
+let data11 = data.az_suffix_list;
+if(Array.isArray(data11)){
+if(data11.length < 1){
+const err21 = {instancePath:instancePath+"/az_suffix_list",schemaPath:"#/properties/az_suffix_list/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema32.properties.az_suffix_list,data:data11};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1209,10 +1209,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/az_suffix_list",schemaPath:"#/properties/az_suffix_list/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.az_suffix_list.type,parentSchema:schema32.properties.az_suffix_list,data:data10};
+const len2 = data11.length;
+for(let i2=0; i2<len2; i2++){
+let data12 = data11[i2];
+if(typeof data12 !== "string"){
+const err22 = {instancePath:instancePath+"/az_suffix_list/" + i2,schemaPath:"#/properties/az_suffix_list/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.az_suffix_list.items.type,parentSchema:schema32.properties.az_suffix_list.items,data:data12};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1222,11 +1223,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.instance_type !== undefined){
-let data12 = data.instance_type;
-if(typeof data12 === "string"){
-if(func2(data12) < 1){
-const err23 = {instancePath:instancePath+"/instance_type",schemaPath:"#/properties/instance_type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.instance_type,data:data12};
+}
+else {
+const err23 = {instancePath:instancePath+"/az_suffix_list",schemaPath:"#/properties/az_suffix_list/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.az_suffix_list.type,parentSchema:schema32.properties.az_suffix_list,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1236,8 +1235,11 @@ vErrors.push(err23);
 errors++;
 }
 }
-else {
-const err24 = {instancePath:instancePath+"/instance_type",schemaPath:"#/properties/instance_type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.instance_type.type,parentSchema:schema32.properties.instance_type,data:data12};
+if(data.instance_type !== undefined){
+let data13 = data.instance_type;
+if(typeof data13 === "string"){
+if(func2(data13) < 1){
+const err24 = {instancePath:instancePath+"/instance_type",schemaPath:"#/properties/instance_type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.instance_type,data:data13};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1247,11 +1249,8 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.repository_instance_type !== undefined){
-let data13 = data.repository_instance_type;
-if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err25 = {instancePath:instancePath+"/repository_instance_type",schemaPath:"#/properties/repository_instance_type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.repository_instance_type,data:data13};
+else {
+const err25 = {instancePath:instancePath+"/instance_type",schemaPath:"#/properties/instance_type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.instance_type.type,parentSchema:schema32.properties.instance_type,data:data13};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1261,8 +1260,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/repository_instance_type",schemaPath:"#/properties/repository_instance_type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.repository_instance_type.type,parentSchema:schema32.properties.repository_instance_type,data:data13};
+if(data.repository_instance_type !== undefined){
+let data14 = data.repository_instance_type;
+if(typeof data14 === "string"){
+if(func2(data14) < 1){
+const err26 = {instancePath:instancePath+"/repository_instance_type",schemaPath:"#/properties/repository_instance_type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.repository_instance_type,data:data14};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1272,10 +1274,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.memory_size !== undefined){
-let data14 = data.memory_size;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err27 = {instancePath:instancePath+"/memory_size",schemaPath:"#/$defs/megabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.type,parentSchema:schema38,data:data14};
+else {
+const err27 = {instancePath:instancePath+"/repository_instance_type",schemaPath:"#/properties/repository_instance_type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.repository_instance_type.type,parentSchema:schema32.properties.repository_instance_type,data:data14};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1284,9 +1284,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 1 || isNaN(data14)){
-const err28 = {instancePath:instancePath+"/memory_size",schemaPath:"#/$defs/megabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema38,data:data14};
+}
+if(data.memory_size !== undefined){
+let data15 = data.memory_size;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err28 = {instancePath:instancePath+"/memory_size",schemaPath:"#/$defs/megabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.type,parentSchema:schema38,data:data15};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1295,12 +1297,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-if(data.repository_memory_size !== undefined){
-let data15 = data.repository_memory_size;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err29 = {instancePath:instancePath+"/repository_memory_size",schemaPath:"#/$defs/megabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.type,parentSchema:schema38,data:data15};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 1 || isNaN(data15)){
+const err29 = {instancePath:instancePath+"/memory_size",schemaPath:"#/$defs/megabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema38,data:data15};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1309,9 +1308,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 1 || isNaN(data15)){
-const err30 = {instancePath:instancePath+"/repository_memory_size",schemaPath:"#/$defs/megabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema38,data:data15};
+}
+}
+if(data.repository_memory_size !== undefined){
+let data16 = data.repository_memory_size;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err30 = {instancePath:instancePath+"/repository_memory_size",schemaPath:"#/$defs/megabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.type,parentSchema:schema38,data:data16};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1320,12 +1322,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-if(data.cpus !== undefined){
-let data16 = data.cpus;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err31 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.cpus.type,parentSchema:schema32.properties.cpus,data:data16};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+const err31 = {instancePath:instancePath+"/repository_memory_size",schemaPath:"#/$defs/megabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema38,data:data16};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1334,9 +1333,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 1 || isNaN(data16)){
-const err32 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.cpus,data:data16};
+}
+}
+if(data.cpus !== undefined){
+let data17 = data.cpus;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err32 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.cpus.type,parentSchema:schema32.properties.cpus,data:data17};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1345,12 +1347,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-}
-if(data.repository_cpus !== undefined){
-let data17 = data.repository_cpus;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err33 = {instancePath:instancePath+"/repository_cpus",schemaPath:"#/properties/repository_cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.repository_cpus.type,parentSchema:schema32.properties.repository_cpus,data:data17};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err33 = {instancePath:instancePath+"/cpus",schemaPath:"#/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.cpus,data:data17};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1359,9 +1358,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 1 || isNaN(data17)){
-const err34 = {instancePath:instancePath+"/repository_cpus",schemaPath:"#/properties/repository_cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.repository_cpus,data:data17};
+}
+}
+if(data.repository_cpus !== undefined){
+let data18 = data.repository_cpus;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err34 = {instancePath:instancePath+"/repository_cpus",schemaPath:"#/properties/repository_cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.repository_cpus.type,parentSchema:schema32.properties.repository_cpus,data:data18};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1370,12 +1372,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-if(data.disk_size !== undefined){
-let data18 = data.disk_size;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err35 = {instancePath:instancePath+"/disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data18};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 1 || isNaN(data18)){
+const err35 = {instancePath:instancePath+"/repository_cpus",schemaPath:"#/properties/repository_cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.repository_cpus,data:data18};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1384,9 +1383,12 @@ vErrors.push(err35);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err36 = {instancePath:instancePath+"/disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data18};
+}
+}
+if(data.disk_size !== undefined){
+let data19 = data.disk_size;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err36 = {instancePath:instancePath+"/disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data19};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1395,12 +1397,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-}
-if(data.repository_disk_size !== undefined){
-let data19 = data.repository_disk_size;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err37 = {instancePath:instancePath+"/repository_disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data19};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 1 || isNaN(data19)){
+const err37 = {instancePath:instancePath+"/disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data19};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1409,9 +1408,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 1 || isNaN(data19)){
-const err38 = {instancePath:instancePath+"/repository_disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data19};
+}
+}
+if(data.repository_disk_size !== undefined){
+let data20 = data.repository_disk_size;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err38 = {instancePath:instancePath+"/repository_disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data20};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1420,12 +1422,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-if(data.mirrored_disk_size !== undefined){
-let data20 = data.mirrored_disk_size;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err39 = {instancePath:instancePath+"/mirrored_disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data20};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 1 || isNaN(data20)){
+const err39 = {instancePath:instancePath+"/repository_disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data20};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1434,9 +1433,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 1 || isNaN(data20)){
-const err40 = {instancePath:instancePath+"/mirrored_disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data20};
+}
+}
+if(data.mirrored_disk_size !== undefined){
+let data21 = data.mirrored_disk_size;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err40 = {instancePath:instancePath+"/mirrored_disk_size",schemaPath:"#/$defs/gigabytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.type,parentSchema:schema40,data:data21};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1445,12 +1447,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-}
-if(data.disk_encrypted !== undefined){
-let data21 = data.disk_encrypted;
-if(typeof data21 !== "boolean"){
-const err41 = {instancePath:instancePath+"/disk_encrypted",schemaPath:"#/properties/disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.disk_encrypted.type,parentSchema:schema32.properties.disk_encrypted,data:data21};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+const err41 = {instancePath:instancePath+"/mirrored_disk_size",schemaPath:"#/$defs/gigabytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40,data:data21};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1460,10 +1459,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data.repository_disk_encrypted !== undefined){
-let data22 = data.repository_disk_encrypted;
+}
+if(data.disk_encrypted !== undefined){
+let data22 = data.disk_encrypted;
 if(typeof data22 !== "boolean"){
-const err42 = {instancePath:instancePath+"/repository_disk_encrypted",schemaPath:"#/properties/repository_disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.repository_disk_encrypted.type,parentSchema:schema32.properties.repository_disk_encrypted,data:data22};
+const err42 = {instancePath:instancePath+"/disk_encrypted",schemaPath:"#/properties/disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.disk_encrypted.type,parentSchema:schema32.properties.disk_encrypted,data:data22};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1473,10 +1473,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.mirrored_disk_encrypted !== undefined){
-let data23 = data.mirrored_disk_encrypted;
+if(data.repository_disk_encrypted !== undefined){
+let data23 = data.repository_disk_encrypted;
 if(typeof data23 !== "boolean"){
-const err43 = {instancePath:instancePath+"/mirrored_disk_encrypted",schemaPath:"#/properties/mirrored_disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.mirrored_disk_encrypted.type,parentSchema:schema32.properties.mirrored_disk_encrypted,data:data23};
+const err43 = {instancePath:instancePath+"/repository_disk_encrypted",schemaPath:"#/properties/repository_disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.repository_disk_encrypted.type,parentSchema:schema32.properties.repository_disk_encrypted,data:data23};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1486,11 +1486,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data.kms_key_id !== undefined){
-let data24 = data.kms_key_id;
-if(typeof data24 === "string"){
-if(func2(data24) < 1){
-const err44 = {instancePath:instancePath+"/kms_key_id",schemaPath:"#/properties/kms_key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.kms_key_id,data:data24};
+if(data.mirrored_disk_encrypted !== undefined){
+let data24 = data.mirrored_disk_encrypted;
+if(typeof data24 !== "boolean"){
+const err44 = {instancePath:instancePath+"/mirrored_disk_encrypted",schemaPath:"#/properties/mirrored_disk_encrypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.mirrored_disk_encrypted.type,parentSchema:schema32.properties.mirrored_disk_encrypted,data:data24};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1500,8 +1499,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-else {
-const err45 = {instancePath:instancePath+"/kms_key_id",schemaPath:"#/properties/kms_key_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.kms_key_id.type,parentSchema:schema32.properties.kms_key_id,data:data24};
+if(data.kms_key_id !== undefined){
+let data25 = data.kms_key_id;
+if(typeof data25 === "string"){
+if(func2(data25) < 1){
+const err45 = {instancePath:instancePath+"/kms_key_id",schemaPath:"#/properties/kms_key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.kms_key_id,data:data25};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1511,10 +1513,8 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data.image_name !== undefined){
-let data25 = data.image_name;
-if((typeof data25 !== "string") && (!(data25 && typeof data25 == "object" && !Array.isArray(data25)))){
-const err46 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/type",keyword:"type",params:{type: schema32.properties.image_name.type},message:"must be string,object",schema:schema32.properties.image_name.type,parentSchema:schema32.properties.image_name,data:data25};
+else {
+const err46 = {instancePath:instancePath+"/kms_key_id",schemaPath:"#/properties/kms_key_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.kms_key_id.type,parentSchema:schema32.properties.kms_key_id,data:data25};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1523,9 +1523,11 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(typeof data25 === "string"){
-if(func2(data25) < 1){
-const err47 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.image_name,data:data25};
+}
+if(data.image_name !== undefined){
+let data26 = data.image_name;
+if((typeof data26 !== "string") && (!(data26 && typeof data26 == "object" && !Array.isArray(data26)))){
+const err47 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/type",keyword:"type",params:{type: schema32.properties.image_name.type},message:"must be string,object",schema:schema32.properties.image_name.type,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1534,10 +1536,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.offer === undefined){
-const err48 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "offer"},message:"must have required property '"+"offer"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data25};
+if(typeof data26 === "string"){
+if(func2(data26) < 1){
+const err48 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1546,8 +1547,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data25.publisher === undefined){
-const err49 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "publisher"},message:"must have required property '"+"publisher"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data25};
+}
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.offer === undefined){
+const err49 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "offer"},message:"must have required property '"+"offer"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1556,8 +1559,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data25.sku === undefined){
-const err50 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "sku"},message:"must have required property '"+"sku"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data25};
+if(data26.publisher === undefined){
+const err50 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "publisher"},message:"must have required property '"+"publisher"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1566,9 +1569,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key1 in data25){
-if(!((((key1 === "offer") || (key1 === "publisher")) || (key1 === "sku")) || (key1 === "version"))){
-const err51 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema32.properties.image_name,data:data25};
+if(data26.sku === undefined){
+const err51 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/required",keyword:"required",params:{missingProperty: "sku"},message:"must have required property '"+"sku"+"'",schema:schema32.properties.image_name.required,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1577,11 +1579,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-if(data25.offer !== undefined){
-let data26 = data25.offer;
-if(typeof data26 !== "string"){
-const err52 = {instancePath:instancePath+"/image_name/offer",schemaPath:"#/properties/image_name/properties/offer/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.offer.type,parentSchema:schema32.properties.image_name.properties.offer,data:data26};
+for(const key1 in data26){
+if(!((((key1 === "offer") || (key1 === "publisher")) || (key1 === "sku")) || (key1 === "version"))){
+const err52 = {instancePath:instancePath+"/image_name",schemaPath:"#/properties/image_name/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema32.properties.image_name,data:data26};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1591,10 +1591,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data25.publisher !== undefined){
-let data27 = data25.publisher;
+if(data26.offer !== undefined){
+let data27 = data26.offer;
 if(typeof data27 !== "string"){
-const err53 = {instancePath:instancePath+"/image_name/publisher",schemaPath:"#/properties/image_name/properties/publisher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.publisher.type,parentSchema:schema32.properties.image_name.properties.publisher,data:data27};
+const err53 = {instancePath:instancePath+"/image_name/offer",schemaPath:"#/properties/image_name/properties/offer/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.offer.type,parentSchema:schema32.properties.image_name.properties.offer,data:data27};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1604,10 +1604,10 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data25.sku !== undefined){
-let data28 = data25.sku;
+if(data26.publisher !== undefined){
+let data28 = data26.publisher;
 if(typeof data28 !== "string"){
-const err54 = {instancePath:instancePath+"/image_name/sku",schemaPath:"#/properties/image_name/properties/sku/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.sku.type,parentSchema:schema32.properties.image_name.properties.sku,data:data28};
+const err54 = {instancePath:instancePath+"/image_name/publisher",schemaPath:"#/properties/image_name/properties/publisher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.publisher.type,parentSchema:schema32.properties.image_name.properties.publisher,data:data28};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1617,10 +1617,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data25.version !== undefined){
-let data29 = data25.version;
+if(data26.sku !== undefined){
+let data29 = data26.sku;
 if(typeof data29 !== "string"){
-const err55 = {instancePath:instancePath+"/image_name/version",schemaPath:"#/properties/image_name/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.version.type,parentSchema:schema32.properties.image_name.properties.version,data:data29};
+const err55 = {instancePath:instancePath+"/image_name/sku",schemaPath:"#/properties/image_name/properties/sku/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.sku.type,parentSchema:schema32.properties.image_name.properties.sku,data:data29};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1630,13 +1630,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-}
-if(data.root_password !== undefined){
-let data30 = data.root_password;
-if(typeof data30 === "string"){
-if(func2(data30) < 1){
-const err56 = {instancePath:instancePath+"/root_password",schemaPath:"#/properties/root_password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.root_password,data:data30};
+if(data26.version !== undefined){
+let data30 = data26.version;
+if(typeof data30 !== "string"){
+const err56 = {instancePath:instancePath+"/image_name/version",schemaPath:"#/properties/image_name/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.image_name.properties.version.type,parentSchema:schema32.properties.image_name.properties.version,data:data30};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1646,8 +1643,13 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/root_password",schemaPath:"#/properties/root_password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.root_password.type,parentSchema:schema32.properties.root_password,data:data30};
+}
+}
+if(data.root_password !== undefined){
+let data31 = data.root_password;
+if(typeof data31 === "string"){
+if(func2(data31) < 1){
+const err57 = {instancePath:instancePath+"/root_password",schemaPath:"#/properties/root_password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.root_password,data:data31};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1657,11 +1659,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data.kernel_version !== undefined){
-let data31 = data.kernel_version;
-if(typeof data31 === "string"){
-if(func2(data31) < 1){
-const err58 = {instancePath:instancePath+"/kernel_version",schemaPath:"#/properties/kernel_version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.kernel_version,data:data31};
+else {
+const err58 = {instancePath:instancePath+"/root_password",schemaPath:"#/properties/root_password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.root_password.type,parentSchema:schema32.properties.root_password,data:data31};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1671,8 +1670,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/kernel_version",schemaPath:"#/properties/kernel_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.kernel_version.type,parentSchema:schema32.properties.kernel_version,data:data31};
+if(data.kernel_version !== undefined){
+let data32 = data.kernel_version;
+if(typeof data32 === "string"){
+if(func2(data32) < 1){
+const err59 = {instancePath:instancePath+"/kernel_version",schemaPath:"#/properties/kernel_version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.kernel_version,data:data32};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1682,11 +1684,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data.drbd_download_url !== undefined){
-let data32 = data.drbd_download_url;
-if(typeof data32 === "string"){
-if(func2(data32) < 1){
-const err60 = {instancePath:instancePath+"/drbd_download_url",schemaPath:"#/properties/drbd_download_url/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.drbd_download_url,data:data32};
+else {
+const err60 = {instancePath:instancePath+"/kernel_version",schemaPath:"#/properties/kernel_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.kernel_version.type,parentSchema:schema32.properties.kernel_version,data:data32};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1696,8 +1695,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/drbd_download_url",schemaPath:"#/properties/drbd_download_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.drbd_download_url.type,parentSchema:schema32.properties.drbd_download_url,data:data32};
+if(data.drbd_download_url !== undefined){
+let data33 = data.drbd_download_url;
+if(typeof data33 === "string"){
+if(func2(data33) < 1){
+const err61 = {instancePath:instancePath+"/drbd_download_url",schemaPath:"#/properties/drbd_download_url/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.drbd_download_url,data:data33};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1707,11 +1709,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data.internal_cidr !== undefined){
-let data33 = data.internal_cidr;
-if(typeof data33 === "string"){
-if(!pattern5.test(data33)){
-const err62 = {instancePath:instancePath+"/internal_cidr",schemaPath:"#/$defs/ipv4Network/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",parentSchema:schema33,data:data33};
+else {
+const err62 = {instancePath:instancePath+"/drbd_download_url",schemaPath:"#/properties/drbd_download_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.drbd_download_url.type,parentSchema:schema32.properties.drbd_download_url,data:data33};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1721,8 +1720,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-else {
-const err63 = {instancePath:instancePath+"/internal_cidr",schemaPath:"#/$defs/ipv4Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data33};
+if(data.internal_cidr !== undefined){
+let data34 = data.internal_cidr;
+if(typeof data34 === "string"){
+if(!pattern5.test(data34)){
+const err63 = {instancePath:instancePath+"/internal_cidr",schemaPath:"#/$defs/ipv4Network/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",parentSchema:schema33,data:data34};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1732,11 +1734,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data.internal_cidr_v6 !== undefined){
-let data34 = data.internal_cidr_v6;
-if(typeof data34 === "string"){
-if(!pattern10.test(data34)){
-const err64 = {instancePath:instancePath+"/internal_cidr_v6",schemaPath:"#/$defs/ipv6Network/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"+"\"",schema:"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$",parentSchema:schema44,data:data34};
+else {
+const err64 = {instancePath:instancePath+"/internal_cidr",schemaPath:"#/$defs/ipv4Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data34};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1746,8 +1745,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-else {
-const err65 = {instancePath:instancePath+"/internal_cidr_v6",schemaPath:"#/$defs/ipv6Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.type,parentSchema:schema44,data:data34};
+if(data.internal_cidr_v6 !== undefined){
+let data35 = data.internal_cidr_v6;
+if(typeof data35 === "string"){
+if(!pattern10.test(data35)){
+const err65 = {instancePath:instancePath+"/internal_cidr_v6",schemaPath:"#/$defs/ipv6Network/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},message:"must match pattern \""+"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"+"\"",schema:"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$",parentSchema:schema44,data:data35};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1757,11 +1759,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data.filestore_cidr !== undefined){
-let data35 = data.filestore_cidr;
-if(typeof data35 === "string"){
-if(!pattern5.test(data35)){
-const err66 = {instancePath:instancePath+"/filestore_cidr",schemaPath:"#/$defs/ipv4Network/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",parentSchema:schema33,data:data35};
+else {
+const err66 = {instancePath:instancePath+"/internal_cidr_v6",schemaPath:"#/$defs/ipv6Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.type,parentSchema:schema44,data:data35};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1771,8 +1770,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/filestore_cidr",schemaPath:"#/$defs/ipv4Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data35};
+if(data.filestore_cidr !== undefined){
+let data36 = data.filestore_cidr;
+if(typeof data36 === "string"){
+if(!pattern5.test(data36)){
+const err67 = {instancePath:instancePath+"/filestore_cidr",schemaPath:"#/$defs/ipv4Network/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",parentSchema:schema33,data:data36};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1782,10 +1784,8 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data.prepared_resource_group !== undefined){
-let data36 = data.prepared_resource_group;
-if(typeof data36 !== "boolean"){
-const err68 = {instancePath:instancePath+"/prepared_resource_group",schemaPath:"#/properties/prepared_resource_group/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.prepared_resource_group.type,parentSchema:schema32.properties.prepared_resource_group,data:data36};
+else {
+const err68 = {instancePath:instancePath+"/filestore_cidr",schemaPath:"#/$defs/ipv4Network/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data36};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1795,10 +1795,10 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data.not_support_az !== undefined){
-let data37 = data.not_support_az;
+if(data.prepared_resource_group !== undefined){
+let data37 = data.prepared_resource_group;
 if(typeof data37 !== "boolean"){
-const err69 = {instancePath:instancePath+"/not_support_az",schemaPath:"#/properties/not_support_az/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.not_support_az.type,parentSchema:schema32.properties.not_support_az,data:data37};
+const err69 = {instancePath:instancePath+"/prepared_resource_group",schemaPath:"#/properties/prepared_resource_group/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.prepared_resource_group.type,parentSchema:schema32.properties.prepared_resource_group,data:data37};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1808,11 +1808,10 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data.bridge !== undefined){
-let data38 = data.bridge;
-if(typeof data38 === "string"){
-if(func2(data38) < 1){
-const err70 = {instancePath:instancePath+"/bridge",schemaPath:"#/properties/bridge/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.bridge,data:data38};
+if(data.not_support_az !== undefined){
+let data38 = data.not_support_az;
+if(typeof data38 !== "boolean"){
+const err70 = {instancePath:instancePath+"/not_support_az",schemaPath:"#/properties/not_support_az/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema32.properties.not_support_az.type,parentSchema:schema32.properties.not_support_az,data:data38};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1822,8 +1821,11 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/bridge",schemaPath:"#/properties/bridge/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.bridge.type,parentSchema:schema32.properties.bridge,data:data38};
+if(data.bridge !== undefined){
+let data39 = data.bridge;
+if(typeof data39 === "string"){
+if(func2(data39) < 1){
+const err71 = {instancePath:instancePath+"/bridge",schemaPath:"#/properties/bridge/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.bridge,data:data39};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1833,11 +1835,8 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data.dev !== undefined){
-let data39 = data.dev;
-if(typeof data39 === "string"){
-if(func2(data39) < 1){
-const err72 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.dev,data:data39};
+else {
+const err72 = {instancePath:instancePath+"/bridge",schemaPath:"#/properties/bridge/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.bridge.type,parentSchema:schema32.properties.bridge,data:data39};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1847,13 +1846,27 @@ vErrors.push(err72);
 errors++;
 }
 }
-else {
-const err73 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.dev.type,parentSchema:schema32.properties.dev,data:data39};
+if(data.dev !== undefined){
+let data40 = data.dev;
+if(typeof data40 === "string"){
+if(func2(data40) < 1){
+const err73 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.dev,data:data40};
 if(vErrors === null){
 vErrors = [err73];
 }
 else {
 vErrors.push(err73);
+}
+errors++;
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.dev.type,parentSchema:schema32.properties.dev,data:data40};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
 }
 errors++;
 }
@@ -1871,25 +1884,14 @@ errors = vErrors.length;
 }
 }
 if(data.nameservers !== undefined){
-let data42 = data.nameservers;
-if(Array.isArray(data42)){
-const len3 = data42.length;
+let data43 = data.nameservers;
+if(Array.isArray(data43)){
+const len3 = data43.length;
 for(let i3=0; i3<len3; i3++){
-let data43 = data42[i3];
-if(typeof data43 === "string"){
-if(!pattern8.test(data43)){
-const err74 = {instancePath:instancePath+"/nameservers/" + i3,schemaPath:"#/$defs/ipv4Address/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",parentSchema:schema37,data:data43};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-}
-else {
-const err75 = {instancePath:instancePath+"/nameservers/" + i3,schemaPath:"#/$defs/ipv4Address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.type,parentSchema:schema37,data:data43};
+let data44 = data43[i3];
+if(typeof data44 === "string"){
+if(!pattern8.test(data44)){
+const err75 = {instancePath:instancePath+"/nameservers/" + i3,schemaPath:"#/$defs/ipv4Address/pattern",keyword:"pattern",params:{pattern: "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"},message:"must match pattern \""+"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"+"\"",schema:"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",parentSchema:schema37,data:data44};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1899,9 +1901,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
 else {
-const err76 = {instancePath:instancePath+"/nameservers",schemaPath:"#/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.nameservers.type,parentSchema:schema32.properties.nameservers,data:data42};
+const err76 = {instancePath:instancePath+"/nameservers/" + i3,schemaPath:"#/$defs/ipv4Address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.type,parentSchema:schema37,data:data44};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1913,12 +1914,24 @@ errors++;
 }
 }
 else {
-const err77 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data};
+const err77 = {instancePath:instancePath+"/nameservers",schemaPath:"#/properties/nameservers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.nameservers.type,parentSchema:schema32.properties.nameservers,data:data43};
 if(vErrors === null){
 vErrors = [err77];
 }
 else {
 vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+else {
+const err78 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
 }
 errors++;
 }
@@ -2092,9 +2105,9 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateServices = validate33;
-const schema61 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://hive.invalid/schema/services.schema.json","title":"hive service definitions (inventory/*.yml with plugin: hive_services)","description":"Services deployed on the docker swarm of each stage, with the images they build, the volumes they create and the overlay networks they use (compatible with hive-builder 3.x). A site may have several such files.","type":"object","required":["plugin","services"],"additionalProperties":false,"properties":{"plugin":{"description":"Marks this file as service definitions.","const":"hive_services"},"available_on":{"$ref":"#/$defs/stageList","description":"Default stages for every service and network of this file (default: all three)."},"services":{"description":"Services by name. A name becomes an inventory host, a container host name and a DNS name: letters, digits, '_', '.', '-'; the prefix hive- is reserved.","type":"object","additionalProperties":{"$ref":"#/$defs/service"}},"networks":{"description":"Extra overlay networks by name (hive_default_network always exists). A value may be empty.","type":"object","additionalProperties":{"$ref":"#/$defs/network"}}},"$defs":{"template":{"$comment":"hive:template (names the error message, see src/inventory/validate.ts)","description":"A Jinja2 template, rendered by Ansible at deploy time.","type":"string","pattern":"\\{\\{|\\{%"},"stageList":{"description":"A list of stage names.","type":"array","items":{"enum":["private","staging","production"]}},"stringList":{"description":"A list of strings.","type":"array","items":{"type":"string"}},"stringOrList":{"description":"A string or a list of strings.","type":["string","array"],"items":{"type":["string","number"]}},"scalarMap":{"description":"A map of names to scalar values.","type":"object","additionalProperties":{"type":["string","number","boolean","null"]}},"duration":{"$comment":"hive:duration (names the error message, see src/inventory/validate.ts)","description":"A duration such as 10s, 1m30s or 500ms (an integer is nanoseconds).","type":["string","integer"],"pattern":"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},"portNumber":{"description":"A port number.","type":"integer","minimum":1,"maximum":65535},"port":{"$comment":"hive:port (names the error message, see src/inventory/validate.ts)","description":"A published port: short syntax \"[published:]target[/tcp|udp|sctp]\" (quote it: unquoted 22:22 is read by YAML 1.1 as a base-60 number) or a map. Without a published port one is allocated from 61001-65534 and kept in .hive/<stage>/allocations.yml.","type":["string","object"],"pattern":"^([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp|sctp))?$","required":["target_port"],"additionalProperties":false,"properties":{"target_port":{"$ref":"#/$defs/portNumber","description":"Port inside the container."},"published_port":{"$ref":"#/$defs/portNumber","description":"Port published on the swarm (default: allocated from 61001-65534)."},"protocol":{"enum":["tcp","udp","sctp"],"description":"Protocol (default tcp)."},"mode":{"enum":["ingress","host"],"description":"ingress (routing mesh, default) or host (only on the nodes running a task)."}}},"drbd":{"description":"A DRBD-mirrored volume created on every hive of the stage (build-volumes).","type":"object","required":["fstype","size"],"additionalProperties":false,"properties":{"fstype":{"enum":["xfs","ext4"],"description":"File system (xfs copies the image content into an empty volume; ext4 is recommended up to 100M)."},"size":{"$ref":"#/$defs/size","description":"LVM size such as 500M or 20G."},"diskless":{"$ref":"#/$defs/stringList","description":"Servers that hold no local replica."},"vgname":{"type":"string","minLength":1,"description":"Volume group (an entry of hive_mirrored_disk_devices, default drbdvg)."},"device_id":{"type":"integer","minimum":1,"maximum":255,"description":"DRBD minor (/dev/drbd<N>, 1-255). Default: allocated once and kept in .hive/<stage>/allocations.yml."},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the volume exists (default: the service's)."}}},"nfs":{"description":"An NFS volume from the cloud's file service (EFS, Filestore, Azure Files).","type":"object","additionalProperties":false,"properties":{"size":{"$ref":"#/$defs/size","description":"Size (Azure Files; rounded up to 100G)."},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the volume exists (default: the service's)."}}},"size":{"$comment":"hive:size (names the error message, see src/inventory/validate.ts)","description":"A size such as 500M, 20G (an integer is megabytes).","type":["string","integer"],"minimum":1,"pattern":"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"},"volume":{"$comment":"hive:volume (names the error message, see src/inventory/validate.ts)","description":"A mount of the service. drbd, nfs or driver also declares the volume to create (only one of them, and only once per volume source).","type":"object","required":["source","target"],"additionalProperties":false,"properties":{"source":{"type":"string","description":"Volume name, or host path for a bind mount."},"target":{"type":"string","minLength":1,"description":"Path inside the container."},"type":{"enum":["volume","bind","tmpfs"],"description":"Mount type (swarm default: bind)."},"readonly":{"type":"boolean","description":"Mount read-only."},"drbd":{"$ref":"#/$defs/drbd"},"nfs":{"$ref":"#/$defs/nfs"},"driver":{"type":"string","minLength":1,"description":"Docker volume driver of a volume created on every hive (e.g. local)."},"driver_opts":{"$ref":"#/$defs/scalarMap","description":"Options of the volume driver (e.g. type: nfs, device: \":/path\", o: addr=...)."}}},"image":{"description":"Image reference pulled from a registry (may be a template such as {{ hive_registry }}/image_other), or a build definition: an image built on the repository server by applying roles to a base image, pushed to the site registry as image_<service>.","type":["string","object"],"minLength":1,"required":["from"],"additionalProperties":false,"dependentRequired":{"pull_from":["pull_on"]},"properties":{"from":{"type":"string","minLength":1,"description":"Base image."},"roles":{"$ref":"#/$defs/stringList","description":"Ansible roles applied in the build container."},"env":{"$ref":"#/$defs/scalarMap","description":"Environment of the build container and the image."},"stop_signal":{"type":["string","integer"],"description":"STOPSIGNAL of the image (default 15)."},"user":{"type":"string","description":"User of the build container (default root)."},"working_dir":{"type":"string","description":"WORKDIR of the image (default /)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"ENTRYPOINT of the image."},"command":{"$ref":"#/$defs/stringOrList","description":"CMD of the image."},"privileged":{"type":"boolean","description":"Run the build container privileged."},"expose":{"$ref":"#/$defs/stringOrList","description":"EXPOSE entries of the image."},"standalone":{"type":"boolean","description":"Build as a standalone (systemd) image."},"pull_on":{"$ref":"#/$defs/stageList","description":"Stages where the build is skipped and pull_from is deployed instead."},"pull_from":{"type":"string","minLength":1,"description":"Image deployed on the pull_on stages."}}},"network":{"description":"An attachable overlay network.","type":["object","null"],"additionalProperties":false,"properties":{"driver":{"type":"string","description":"Accepted for compatibility; networks are always overlay."},"driver_opts":{"$ref":"#/$defs/scalarMap","description":"Driver options, e.g. encrypted: \"\"."},"ipam":{"description":"IP address management of the network.","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","description":"IPAM driver."},"options":{"$ref":"#/$defs/scalarMap","description":"IPAM driver options."},"config":{"description":"Address ranges.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"subnet":{"type":"string","description":"Subnet such as 10.10.0.0/24."},"gateway":{"type":"string","description":"Gateway address."},"iprange":{"type":"string","description":"Range to allocate container addresses from."},"ip_range":{"type":"string","description":"Same as iprange."},"aux_addresses":{"$ref":"#/$defs/scalarMap","description":"Auxiliary addresses."}}}}}}}},"backupScript":{"description":"A backup (and restore) definition run nightly on the repository server.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1,"description":"Name; files are backup-<name>-<time>.<ext>."},"container":{"type":"string","description":"Service whose running task runs this entry's commands (default: the service itself), e.g. a database next to the application."},"directory":{"type":"string","description":"Directory of the container archived as tar.gz."},"backup_command":{"type":"string","description":"Command that writes the backup."},"backup_file":{"type":"string","description":"File written by backup_command."},"restore_command":{"type":"string","description":"Command that restores restore_file."},"restore_file":{"type":"string","description":"File read by restore_command."},"ext":{"type":"string","description":"Extension of the backup files (default tar.gz)."},"cleanup_days_before":{"type":"integer","minimum":0,"description":"Delete backups older than this many days."},"batch_scripts":{"$ref":"#/$defs/stringList","description":"Commands run nightly before the backup."}}},"updateConfig":{"description":"How swarm updates the tasks of the service (as docker service update).","type":"object","additionalProperties":false,"properties":{"parallelism":{"type":"integer","minimum":0,"description":"Tasks updated at once (0 = all)."},"delay":{"$ref":"#/$defs/duration","description":"Delay between batches."},"failure_action":{"enum":["continue","pause","rollback"],"description":"What to do when an update fails."},"monitor":{"$ref":"#/$defs/duration","description":"Time to watch each task for failure."},"max_failure_ratio":{"type":"number","minimum":0,"maximum":1,"description":"Tolerated failure ratio."},"order":{"enum":["stop-first","start-first"],"description":"Stop the old task first or start the new one first."}}},"rollbackConfig":{"description":"How swarm rolls the service back (as docker service rollback).","type":"object","additionalProperties":false,"properties":{"parallelism":{"type":"integer","minimum":0,"description":"Tasks rolled back at once (0 = all)."},"delay":{"$ref":"#/$defs/duration","description":"Delay between batches."},"failure_action":{"enum":["continue","pause"],"description":"What to do when a rollback fails."},"monitor":{"$ref":"#/$defs/duration","description":"Time to watch each task for failure."},"max_failure_ratio":{"type":"number","minimum":0,"maximum":1,"description":"Tolerated failure ratio."},"order":{"enum":["stop-first","start-first"],"description":"Stop the old task first or start the new one first."}}},"service":{"description":"A swarm service. Most keys are handed to the deploy as host variables hive_<key>.","type":"object","additionalProperties":false,"properties":{"image":{"$ref":"#/$defs/image"},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the service, its image and (by default) its volumes exist (default: the file's available_on)."},"environment":{"description":"Environment of the containers.","type":["object","array"],"additionalProperties":{"type":["string","number","boolean","null"]},"items":{"type":"string"}},"command":{"$ref":"#/$defs/stringOrList","description":"Arguments (docker's command; the image CMD is replaced)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"Entrypoint (replaces the image ENTRYPOINT)."},"ports":{"type":"array","items":{"$ref":"#/$defs/port"},"description":"Published ports."},"volumes":{"type":"array","items":{"$ref":"#/$defs/volume"},"description":"Mounts (long syntax only); may declare the volumes to create."},"networks":{"$ref":"#/$defs/stringList","description":"Networks to attach (default: every network of the stage). Replaces the default: list hive_default_network too if needed."},"mode":{"description":"replicated (default) or global.","anyOf":[{"enum":["replicated","global"]},{"$ref":"#/$defs/template"}]},"replicas":{"description":"Number of tasks (replicated mode).","anyOf":[{"type":"integer","minimum":-1},{"$ref":"#/$defs/template"}]},"endpoint_mode":{"description":"vip (default) or dnsrr.","anyOf":[{"enum":["vip","dnsrr"]},{"$ref":"#/$defs/template"}]},"placement":{"description":"Placement rules.","type":"object","additionalProperties":false,"properties":{"constraints":{"$ref":"#/$defs/stringList","description":"Constraints such as node.labels.x == true."},"preferences":{"type":"array","items":{"type":"object"},"description":"Spread preferences."},"replicas_max_per_node":{"type":"integer","minimum":0,"description":"Maximum tasks per node."}}},"labels":{"type":"object","description":"Service labels (non-string values are JSON-encoded)."},"hosts":{"type":"object","additionalProperties":{"type":"string"},"description":"Extra /etc/hosts entries (name: address); the stage's servers are always added."},"dns":{"$ref":"#/$defs/stringOrList","description":"DNS servers."},"user":{"type":"string","description":"User the containers run as."},"working_dir":{"type":"string","description":"Working directory."},"logging":{"description":"Log driver (default: syslog to the repository server).","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","minLength":1,"description":"Log driver."},"options":{"$ref":"#/$defs/scalarMap","description":"Log driver options."}}},"restart_config":{"description":"Restart policy.","type":"object","additionalProperties":false,"properties":{"condition":{"enum":["none","on-failure","any"],"description":"When to restart."},"delay":{"$ref":"#/$defs/duration","description":"Delay between restarts."},"max_attempts":{"type":"integer","minimum":0,"description":"Maximum restarts."},"window":{"$ref":"#/$defs/duration","description":"Window used to evaluate the restart policy."}}},"update_config":{"$ref":"#/$defs/updateConfig"},"rollback_config":{"$ref":"#/$defs/rollbackConfig"},"stop_grace_period":{"$ref":"#/$defs/duration","description":"Time to wait before killing a stopping container (default 10s)."},"healthcheck":{"description":"Health check of the containers.","type":"object","additionalProperties":false,"properties":{"test":{"$ref":"#/$defs/stringOrList","description":"Command, e.g. [CMD, curl, -f, http://localhost/]."},"interval":{"$ref":"#/$defs/duration","description":"Time between checks."},"timeout":{"$ref":"#/$defs/duration","description":"Time before a check is considered failed."},"retries":{"type":"integer","minimum":0,"description":"Failures before unhealthy."},"start_period":{"$ref":"#/$defs/duration","description":"Start-up time during which failures do not count."}}},"cap_add":{"$ref":"#/$defs/stringList","description":"Capabilities to add."},"cap_drop":{"$ref":"#/$defs/stringList","description":"Capabilities to drop."},"sysctls":{"$ref":"#/$defs/scalarMap","description":"Kernel parameters."},"cpu_limit":{"description":"CPU limit (number of CPUs).","anyOf":[{"type":"number","exclusiveMinimum":0},{"$ref":"#/$defs/template"}]},"mem_limit":{"description":"Memory limit such as 512M.","anyOf":[{"$ref":"#/$defs/size"},{"$ref":"#/$defs/template"}]},"standalone":{"type":"boolean","description":"Run a system container (systemd as init): adds tmpfs mounts and capabilities."},"initialize_roles":{"$ref":"#/$defs/stringList","description":"Roles applied inside a running container by initialize-services."},"backup_scripts":{"type":"array","items":{"$ref":"#/$defs/backupScript"},"description":"Backup, restore and batch definitions."},"monitor_error":{"$ref":"#/$defs/stringList","description":"Regular expressions of log lines reported as errors."},"ignore_error":{"$ref":"#/$defs/stringList","description":"Regular expressions excluded from monitor_error."}}}}};
+const schema61 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://hive.invalid/schema/services.schema.json","title":"hive service definitions (inventory/*.yml with plugin: hive_services)","description":"Services deployed on the docker swarm of each stage, with the images they build, the volumes they create and the overlay networks they use (compatible with hive-builder 3.x). A site may have several such files.","type":"object","required":["plugin","services"],"additionalProperties":false,"properties":{"plugin":{"description":"Marks this file as service definitions.","const":"hive_services"},"available_on":{"$ref":"#/$defs/stageList","description":"Default stages for every service and network of this file (default: all three)."},"services":{"description":"Services by name. A name becomes an inventory host, a container host name and a DNS name: letters, digits, '_', '.', '-'; the prefix hive- is reserved.","type":"object","additionalProperties":{"$ref":"#/$defs/service"}},"networks":{"description":"Extra overlay networks by name (hive_default_network always exists). A value may be empty.","type":"object","additionalProperties":{"$ref":"#/$defs/network"}}},"$defs":{"template":{"$comment":"hive:template (names the error message, see src/inventory/validate.ts)","description":"A Jinja2 template, rendered by Ansible at deploy time.","type":"string","pattern":"\\{\\{|\\{%"},"stageList":{"description":"A list of stage names.","type":"array","items":{"enum":["private","staging","production"]}},"stringList":{"description":"A list of strings.","type":"array","items":{"type":"string"}},"stringOrList":{"description":"A string or a list of strings.","type":["string","array"],"items":{"type":["string","number"]}},"scalarMap":{"description":"A map of names to scalar values.","type":"object","additionalProperties":{"type":["string","number","boolean","null"]}},"duration":{"$comment":"hive:duration (names the error message, see src/inventory/validate.ts)","description":"A duration such as 10s, 1m30s or 500ms (an integer is nanoseconds).","type":["string","integer"],"pattern":"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},"portNumber":{"description":"A port number.","type":"integer","minimum":1,"maximum":65535},"port":{"$comment":"hive:port (names the error message, see src/inventory/validate.ts)","description":"A published port: short syntax \"[published:]target[/tcp|udp|sctp]\" (quote it: unquoted 22:22 is read by YAML 1.1 as a base-60 number) or a map. Without a published port one is allocated from 61001-65534 and kept in .hive/<stage>/allocations.yml.","type":["string","object"],"pattern":"^([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp|sctp))?$","required":["target_port"],"additionalProperties":false,"properties":{"target_port":{"$ref":"#/$defs/portNumber","description":"Port inside the container."},"published_port":{"$ref":"#/$defs/portNumber","description":"Port published on the swarm (default: allocated from 61001-65534)."},"protocol":{"enum":["tcp","udp","sctp"],"description":"Protocol (default tcp)."},"mode":{"enum":["ingress","host"],"description":"ingress (routing mesh, default) or host (only on the nodes running a task)."}}},"drbd":{"description":"A DRBD-mirrored volume created on every hive of the stage (build-volumes).","type":"object","required":["fstype","size"],"additionalProperties":false,"properties":{"fstype":{"enum":["xfs","ext4"],"description":"File system (xfs copies the image content into an empty volume; ext4 is recommended up to 100M)."},"size":{"$ref":"#/$defs/size","description":"LVM size such as 500M or 20G."},"diskless":{"$ref":"#/$defs/stringList","description":"Servers that hold no local replica."},"vgname":{"type":"string","minLength":1,"description":"Volume group (an entry of hive_mirrored_disk_devices, default drbdvg)."},"device_id":{"type":"integer","minimum":1,"maximum":255,"description":"DRBD minor (/dev/drbd<N>, 1-255). Default: allocated once and kept in .hive/<stage>/allocations.yml."},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the volume exists (default: the service's)."}}},"nfs":{"description":"An NFS volume from the cloud's file service (EFS, Filestore, Azure Files).","type":"object","additionalProperties":false,"properties":{"size":{"$ref":"#/$defs/size","description":"Size (Azure Files; rounded up to 100G)."},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the volume exists (default: the service's)."}}},"size":{"$comment":"hive:size (names the error message, see src/inventory/validate.ts)","description":"A size such as 500M, 20G (an integer is megabytes).","type":["string","integer"],"minimum":1,"pattern":"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"},"volume":{"$comment":"hive:volume (names the error message, see src/inventory/validate.ts)","description":"A mount of the service. drbd, nfs or driver also declares the volume to create (only one of them, and only once per volume source).","type":"object","required":["source","target"],"additionalProperties":false,"properties":{"source":{"type":"string","description":"Volume name, or host path for a bind mount."},"target":{"type":"string","minLength":1,"description":"Path inside the container."},"type":{"enum":["volume","bind","tmpfs"],"description":"Mount type (swarm default: bind)."},"readonly":{"type":"boolean","description":"Mount read-only."},"drbd":{"$ref":"#/$defs/drbd"},"nfs":{"$ref":"#/$defs/nfs"},"driver":{"type":"string","minLength":1,"description":"Docker volume driver of a volume created on every hive (e.g. local)."},"driver_opts":{"$ref":"#/$defs/scalarMap","description":"Options of the volume driver (e.g. type: nfs, device: \":/path\", o: addr=...)."}}},"image":{"description":"Image reference pulled from a registry (may be a template such as {{ hive_registry }}/image_other), or a build definition: an image built on the repository server by applying roles to a base image, pushed to the site registry as image_<service>.","type":["string","object"],"minLength":1,"required":["from"],"additionalProperties":false,"dependentRequired":{"pull_from":["pull_on"]},"properties":{"from":{"type":"string","minLength":1,"description":"Base image."},"roles":{"$ref":"#/$defs/stringList","description":"Ansible roles applied in the build container."},"env":{"$ref":"#/$defs/scalarMap","description":"Environment of the build container and the image."},"stop_signal":{"type":["string","integer"],"description":"STOPSIGNAL of the image (default 15)."},"user":{"type":"string","description":"User of the build container (default root)."},"working_dir":{"type":"string","description":"WORKDIR of the image (default /)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"ENTRYPOINT of the image."},"command":{"$ref":"#/$defs/stringOrList","description":"CMD of the image."},"privileged":{"type":"boolean","description":"Run the build container privileged."},"expose":{"$ref":"#/$defs/stringOrList","description":"EXPOSE entries of the image."},"standalone":{"type":"boolean","description":"Build as a standalone (systemd) image."},"pull_on":{"$ref":"#/$defs/stageList","description":"Stages where the build is skipped and pull_from is deployed instead."},"pull_from":{"type":"string","minLength":1,"description":"Image deployed on the pull_on stages."}}},"network":{"description":"An attachable overlay network.","type":["object","null"],"additionalProperties":false,"properties":{"driver":{"type":"string","description":"Accepted for compatibility; networks are always overlay."},"driver_opts":{"$ref":"#/$defs/scalarMap","description":"Driver options, e.g. encrypted: \"\"."},"ipam":{"description":"IP address management of the network.","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","description":"IPAM driver."},"options":{"$ref":"#/$defs/scalarMap","description":"IPAM driver options."},"config":{"description":"Address ranges.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"subnet":{"type":"string","description":"Subnet such as 10.10.0.0/24."},"gateway":{"type":"string","description":"Gateway address."},"iprange":{"type":"string","description":"Range to allocate container addresses from."},"ip_range":{"type":"string","description":"Same as iprange."},"aux_addresses":{"$ref":"#/$defs/scalarMap","description":"Auxiliary addresses."}}}}}}}},"backupScript":{"description":"A backup (and restore) definition run nightly on the repository server.","type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1,"description":"Name; files are backup-<name>-<time>.<ext>."},"container":{"type":"string","description":"Service whose running task runs this entry's commands (default: the service itself), e.g. a database next to the application."},"directory":{"type":"string","description":"Directory of the container archived as tar.gz."},"backup_command":{"type":"string","description":"Command that writes the backup."},"backup_file":{"type":"string","description":"File written by backup_command."},"restore_command":{"type":"string","description":"Command that restores restore_file."},"restore_file":{"type":"string","description":"File read by restore_command."},"ext":{"type":"string","description":"Extension of the backup files (default tar.gz)."},"cleanup_days_before":{"type":"integer","minimum":0,"description":"Delete backups older than this many days."},"batch_scripts":{"$ref":"#/$defs/stringList","description":"Commands run nightly before the backup."}}},"updateConfig":{"description":"How swarm updates the tasks of the service (as docker service update).","type":"object","additionalProperties":false,"properties":{"parallelism":{"type":"integer","minimum":0,"description":"Tasks updated at once (0 = all)."},"delay":{"$ref":"#/$defs/duration","description":"Delay between batches."},"failure_action":{"enum":["continue","pause","rollback"],"description":"What to do when an update fails."},"monitor":{"$ref":"#/$defs/duration","description":"Time to watch each task for failure."},"max_failure_ratio":{"type":"number","minimum":0,"maximum":1,"description":"Tolerated failure ratio."},"order":{"enum":["stop-first","start-first"],"description":"Stop the old task first or start the new one first."}}},"rollbackConfig":{"description":"How swarm rolls the service back (as docker service rollback).","type":"object","additionalProperties":false,"properties":{"parallelism":{"type":"integer","minimum":0,"description":"Tasks rolled back at once (0 = all)."},"delay":{"$ref":"#/$defs/duration","description":"Delay between batches."},"failure_action":{"enum":["continue","pause"],"description":"What to do when a rollback fails."},"monitor":{"$ref":"#/$defs/duration","description":"Time to watch each task for failure."},"max_failure_ratio":{"type":"number","minimum":0,"maximum":1,"description":"Tolerated failure ratio."},"order":{"enum":["stop-first","start-first"],"description":"Stop the old task first or start the new one first."}}},"service":{"description":"A swarm service. Most keys are handed to the deploy as host variables hive_<key>.","type":"object","required":["image"],"additionalProperties":false,"properties":{"image":{"$ref":"#/$defs/image"},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the service, its image and (by default) its volumes exist (default: the file's available_on)."},"environment":{"description":"Environment of the containers.","type":["object","array"],"additionalProperties":{"type":["string","number","boolean","null"]},"items":{"type":"string"}},"command":{"$ref":"#/$defs/stringOrList","description":"Arguments (docker's command; the image CMD is replaced)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"Entrypoint (replaces the image ENTRYPOINT)."},"ports":{"type":"array","items":{"$ref":"#/$defs/port"},"description":"Published ports."},"volumes":{"type":"array","items":{"$ref":"#/$defs/volume"},"description":"Mounts (long syntax only); may declare the volumes to create."},"networks":{"$ref":"#/$defs/stringList","description":"Networks to attach (default: every network of the stage). Replaces the default: list hive_default_network too if needed."},"mode":{"description":"replicated (default) or global.","anyOf":[{"enum":["replicated","global"]},{"$ref":"#/$defs/template"}]},"replicas":{"description":"Number of tasks (replicated mode).","anyOf":[{"type":"integer","minimum":-1},{"$ref":"#/$defs/template"}]},"endpoint_mode":{"description":"vip (default) or dnsrr.","anyOf":[{"enum":["vip","dnsrr"]},{"$ref":"#/$defs/template"}]},"placement":{"description":"Placement rules.","type":"object","additionalProperties":false,"properties":{"constraints":{"$ref":"#/$defs/stringList","description":"Constraints such as node.labels.x == true."},"preferences":{"type":"array","items":{"type":"object"},"description":"Spread preferences."},"replicas_max_per_node":{"type":"integer","minimum":0,"description":"Maximum tasks per node."}}},"labels":{"type":"object","description":"Service labels (non-string values are JSON-encoded)."},"hosts":{"type":"object","additionalProperties":{"type":"string"},"description":"Extra /etc/hosts entries (name: address); the stage's servers are always added."},"dns":{"$ref":"#/$defs/stringOrList","description":"DNS servers."},"user":{"type":"string","description":"User the containers run as."},"working_dir":{"type":"string","description":"Working directory."},"logging":{"description":"Log driver (default: syslog to the repository server).","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","minLength":1,"description":"Log driver."},"options":{"$ref":"#/$defs/scalarMap","description":"Log driver options."}}},"restart_config":{"description":"Restart policy.","type":"object","additionalProperties":false,"properties":{"condition":{"enum":["none","on-failure","any"],"description":"When to restart."},"delay":{"$ref":"#/$defs/duration","description":"Delay between restarts."},"max_attempts":{"type":"integer","minimum":0,"description":"Maximum restarts."},"window":{"$ref":"#/$defs/duration","description":"Window used to evaluate the restart policy."}}},"update_config":{"$ref":"#/$defs/updateConfig"},"rollback_config":{"$ref":"#/$defs/rollbackConfig"},"stop_grace_period":{"$ref":"#/$defs/duration","description":"Time to wait before killing a stopping container (default 10s)."},"healthcheck":{"description":"Health check of the containers.","type":"object","additionalProperties":false,"properties":{"test":{"$ref":"#/$defs/stringOrList","description":"Command, e.g. [CMD, curl, -f, http://localhost/]."},"interval":{"$ref":"#/$defs/duration","description":"Time between checks."},"timeout":{"$ref":"#/$defs/duration","description":"Time before a check is considered failed."},"retries":{"type":"integer","minimum":0,"description":"Failures before unhealthy."},"start_period":{"$ref":"#/$defs/duration","description":"Start-up time during which failures do not count."}}},"cap_add":{"$ref":"#/$defs/stringList","description":"Capabilities to add."},"cap_drop":{"$ref":"#/$defs/stringList","description":"Capabilities to drop."},"sysctls":{"$ref":"#/$defs/scalarMap","description":"Kernel parameters."},"cpu_limit":{"description":"CPU limit (number of CPUs).","anyOf":[{"type":"number","exclusiveMinimum":0},{"$ref":"#/$defs/template"}]},"mem_limit":{"description":"Memory limit such as 512M.","anyOf":[{"$ref":"#/$defs/size"},{"$ref":"#/$defs/template"}]},"standalone":{"type":"boolean","description":"Run a system container (systemd as init): adds tmpfs mounts and capabilities."},"initialize_roles":{"$ref":"#/$defs/stringList","description":"Roles applied inside a running container by initialize-services."},"backup_scripts":{"type":"array","items":{"$ref":"#/$defs/backupScript"},"description":"Backup, restore and batch definitions."},"monitor_error":{"$ref":"#/$defs/stringList","description":"Regular expressions of log lines reported as errors."},"ignore_error":{"$ref":"#/$defs/stringList","description":"Regular expressions excluded from monitor_error."}}}}};
 const schema62 = {"description":"A list of stage names.","type":"array","items":{"enum":["private","staging","production"]}};
-const schema63 = {"description":"A swarm service. Most keys are handed to the deploy as host variables hive_<key>.","type":"object","additionalProperties":false,"properties":{"image":{"$ref":"#/$defs/image"},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the service, its image and (by default) its volumes exist (default: the file's available_on)."},"environment":{"description":"Environment of the containers.","type":["object","array"],"additionalProperties":{"type":["string","number","boolean","null"]},"items":{"type":"string"}},"command":{"$ref":"#/$defs/stringOrList","description":"Arguments (docker's command; the image CMD is replaced)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"Entrypoint (replaces the image ENTRYPOINT)."},"ports":{"type":"array","items":{"$ref":"#/$defs/port"},"description":"Published ports."},"volumes":{"type":"array","items":{"$ref":"#/$defs/volume"},"description":"Mounts (long syntax only); may declare the volumes to create."},"networks":{"$ref":"#/$defs/stringList","description":"Networks to attach (default: every network of the stage). Replaces the default: list hive_default_network too if needed."},"mode":{"description":"replicated (default) or global.","anyOf":[{"enum":["replicated","global"]},{"$ref":"#/$defs/template"}]},"replicas":{"description":"Number of tasks (replicated mode).","anyOf":[{"type":"integer","minimum":-1},{"$ref":"#/$defs/template"}]},"endpoint_mode":{"description":"vip (default) or dnsrr.","anyOf":[{"enum":["vip","dnsrr"]},{"$ref":"#/$defs/template"}]},"placement":{"description":"Placement rules.","type":"object","additionalProperties":false,"properties":{"constraints":{"$ref":"#/$defs/stringList","description":"Constraints such as node.labels.x == true."},"preferences":{"type":"array","items":{"type":"object"},"description":"Spread preferences."},"replicas_max_per_node":{"type":"integer","minimum":0,"description":"Maximum tasks per node."}}},"labels":{"type":"object","description":"Service labels (non-string values are JSON-encoded)."},"hosts":{"type":"object","additionalProperties":{"type":"string"},"description":"Extra /etc/hosts entries (name: address); the stage's servers are always added."},"dns":{"$ref":"#/$defs/stringOrList","description":"DNS servers."},"user":{"type":"string","description":"User the containers run as."},"working_dir":{"type":"string","description":"Working directory."},"logging":{"description":"Log driver (default: syslog to the repository server).","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","minLength":1,"description":"Log driver."},"options":{"$ref":"#/$defs/scalarMap","description":"Log driver options."}}},"restart_config":{"description":"Restart policy.","type":"object","additionalProperties":false,"properties":{"condition":{"enum":["none","on-failure","any"],"description":"When to restart."},"delay":{"$ref":"#/$defs/duration","description":"Delay between restarts."},"max_attempts":{"type":"integer","minimum":0,"description":"Maximum restarts."},"window":{"$ref":"#/$defs/duration","description":"Window used to evaluate the restart policy."}}},"update_config":{"$ref":"#/$defs/updateConfig"},"rollback_config":{"$ref":"#/$defs/rollbackConfig"},"stop_grace_period":{"$ref":"#/$defs/duration","description":"Time to wait before killing a stopping container (default 10s)."},"healthcheck":{"description":"Health check of the containers.","type":"object","additionalProperties":false,"properties":{"test":{"$ref":"#/$defs/stringOrList","description":"Command, e.g. [CMD, curl, -f, http://localhost/]."},"interval":{"$ref":"#/$defs/duration","description":"Time between checks."},"timeout":{"$ref":"#/$defs/duration","description":"Time before a check is considered failed."},"retries":{"type":"integer","minimum":0,"description":"Failures before unhealthy."},"start_period":{"$ref":"#/$defs/duration","description":"Start-up time during which failures do not count."}}},"cap_add":{"$ref":"#/$defs/stringList","description":"Capabilities to add."},"cap_drop":{"$ref":"#/$defs/stringList","description":"Capabilities to drop."},"sysctls":{"$ref":"#/$defs/scalarMap","description":"Kernel parameters."},"cpu_limit":{"description":"CPU limit (number of CPUs).","anyOf":[{"type":"number","exclusiveMinimum":0},{"$ref":"#/$defs/template"}]},"mem_limit":{"description":"Memory limit such as 512M.","anyOf":[{"$ref":"#/$defs/size"},{"$ref":"#/$defs/template"}]},"standalone":{"type":"boolean","description":"Run a system container (systemd as init): adds tmpfs mounts and capabilities."},"initialize_roles":{"$ref":"#/$defs/stringList","description":"Roles applied inside a running container by initialize-services."},"backup_scripts":{"type":"array","items":{"$ref":"#/$defs/backupScript"},"description":"Backup, restore and batch definitions."},"monitor_error":{"$ref":"#/$defs/stringList","description":"Regular expressions of log lines reported as errors."},"ignore_error":{"$ref":"#/$defs/stringList","description":"Regular expressions excluded from monitor_error."}}};
+const schema63 = {"description":"A swarm service. Most keys are handed to the deploy as host variables hive_<key>.","type":"object","required":["image"],"additionalProperties":false,"properties":{"image":{"$ref":"#/$defs/image"},"available_on":{"$ref":"#/$defs/stageList","description":"Stages where the service, its image and (by default) its volumes exist (default: the file's available_on)."},"environment":{"description":"Environment of the containers.","type":["object","array"],"additionalProperties":{"type":["string","number","boolean","null"]},"items":{"type":"string"}},"command":{"$ref":"#/$defs/stringOrList","description":"Arguments (docker's command; the image CMD is replaced)."},"entrypoint":{"$ref":"#/$defs/stringOrList","description":"Entrypoint (replaces the image ENTRYPOINT)."},"ports":{"type":"array","items":{"$ref":"#/$defs/port"},"description":"Published ports."},"volumes":{"type":"array","items":{"$ref":"#/$defs/volume"},"description":"Mounts (long syntax only); may declare the volumes to create."},"networks":{"$ref":"#/$defs/stringList","description":"Networks to attach (default: every network of the stage). Replaces the default: list hive_default_network too if needed."},"mode":{"description":"replicated (default) or global.","anyOf":[{"enum":["replicated","global"]},{"$ref":"#/$defs/template"}]},"replicas":{"description":"Number of tasks (replicated mode).","anyOf":[{"type":"integer","minimum":-1},{"$ref":"#/$defs/template"}]},"endpoint_mode":{"description":"vip (default) or dnsrr.","anyOf":[{"enum":["vip","dnsrr"]},{"$ref":"#/$defs/template"}]},"placement":{"description":"Placement rules.","type":"object","additionalProperties":false,"properties":{"constraints":{"$ref":"#/$defs/stringList","description":"Constraints such as node.labels.x == true."},"preferences":{"type":"array","items":{"type":"object"},"description":"Spread preferences."},"replicas_max_per_node":{"type":"integer","minimum":0,"description":"Maximum tasks per node."}}},"labels":{"type":"object","description":"Service labels (non-string values are JSON-encoded)."},"hosts":{"type":"object","additionalProperties":{"type":"string"},"description":"Extra /etc/hosts entries (name: address); the stage's servers are always added."},"dns":{"$ref":"#/$defs/stringOrList","description":"DNS servers."},"user":{"type":"string","description":"User the containers run as."},"working_dir":{"type":"string","description":"Working directory."},"logging":{"description":"Log driver (default: syslog to the repository server).","type":"object","additionalProperties":false,"properties":{"driver":{"type":"string","minLength":1,"description":"Log driver."},"options":{"$ref":"#/$defs/scalarMap","description":"Log driver options."}}},"restart_config":{"description":"Restart policy.","type":"object","additionalProperties":false,"properties":{"condition":{"enum":["none","on-failure","any"],"description":"When to restart."},"delay":{"$ref":"#/$defs/duration","description":"Delay between restarts."},"max_attempts":{"type":"integer","minimum":0,"description":"Maximum restarts."},"window":{"$ref":"#/$defs/duration","description":"Window used to evaluate the restart policy."}}},"update_config":{"$ref":"#/$defs/updateConfig"},"rollback_config":{"$ref":"#/$defs/rollbackConfig"},"stop_grace_period":{"$ref":"#/$defs/duration","description":"Time to wait before killing a stopping container (default 10s)."},"healthcheck":{"description":"Health check of the containers.","type":"object","additionalProperties":false,"properties":{"test":{"$ref":"#/$defs/stringOrList","description":"Command, e.g. [CMD, curl, -f, http://localhost/]."},"interval":{"$ref":"#/$defs/duration","description":"Time between checks."},"timeout":{"$ref":"#/$defs/duration","description":"Time before a check is considered failed."},"retries":{"type":"integer","minimum":0,"description":"Failures before unhealthy."},"start_period":{"$ref":"#/$defs/duration","description":"Start-up time during which failures do not count."}}},"cap_add":{"$ref":"#/$defs/stringList","description":"Capabilities to add."},"cap_drop":{"$ref":"#/$defs/stringList","description":"Capabilities to drop."},"sysctls":{"$ref":"#/$defs/scalarMap","description":"Kernel parameters."},"cpu_limit":{"description":"CPU limit (number of CPUs).","anyOf":[{"type":"number","exclusiveMinimum":0},{"$ref":"#/$defs/template"}]},"mem_limit":{"description":"Memory limit such as 512M.","anyOf":[{"$ref":"#/$defs/size"},{"$ref":"#/$defs/template"}]},"standalone":{"type":"boolean","description":"Run a system container (systemd as init): adds tmpfs mounts and capabilities."},"initialize_roles":{"$ref":"#/$defs/stringList","description":"Roles applied inside a running container by initialize-services."},"backup_scripts":{"type":"array","items":{"$ref":"#/$defs/backupScript"},"description":"Backup, restore and batch definitions."},"monitor_error":{"$ref":"#/$defs/stringList","description":"Regular expressions of log lines reported as errors."},"ignore_error":{"$ref":"#/$defs/stringList","description":"Regular expressions excluded from monitor_error."}}};
 const schema67 = {"description":"A string or a list of strings.","type":["string","array"],"items":{"type":["string","number"]}};
 const schema65 = {"description":"A list of strings.","type":"array","items":{"type":"string"}};
 const schema87 = {"$comment":"hive:template (names the error message, see src/inventory/validate.ts)","description":"A Jinja2 template, rendered by Ansible at deploy time.","type":"string","pattern":"\\{\\{|\\{%"};
@@ -3744,14 +3757,24 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!(func1.call(schema63.properties, key0))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema63,data};
+if(data.image === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema63.required,parentSchema:schema63,data};
 if(vErrors === null){
 vErrors = [err0];
 }
 else {
 vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func1.call(schema63.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema63,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
 }
 errors++;
 }
@@ -3769,19 +3792,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(!(((data2 === "private") || (data2 === "staging")) || (data2 === "production"))){
-const err1 = {instancePath:instancePath+"/available_on/" + i0,schemaPath:"#/$defs/stageList/items/enum",keyword:"enum",params:{allowedValues: schema62.items.enum},message:"must be equal to one of the allowed values",schema:schema62.items.enum,parentSchema:schema62.items,data:data2};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-}
-else {
-const err2 = {instancePath:instancePath+"/available_on",schemaPath:"#/$defs/stageList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.type,parentSchema:schema62,data:data1};
+const err2 = {instancePath:instancePath+"/available_on/" + i0,schemaPath:"#/$defs/stageList/items/enum",keyword:"enum",params:{allowedValues: schema62.items.enum},message:"must be equal to one of the allowed values",schema:schema62.items.enum,parentSchema:schema62.items,data:data2};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3791,10 +3802,9 @@ vErrors.push(err2);
 errors++;
 }
 }
-if(data.environment !== undefined){
-let data3 = data.environment;
-if(!data3 || typeof data3 != "object"){
-const err3 = {instancePath:instancePath+"/environment",schemaPath:"#/properties/environment/type",keyword:"type",params:{type: schema63.properties.environment.type},message:"must be object,array",schema:schema63.properties.environment.type,parentSchema:schema63.properties.environment,data:data3};
+}
+else {
+const err3 = {instancePath:instancePath+"/available_on",schemaPath:"#/$defs/stageList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.type,parentSchema:schema62,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3803,12 +3813,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(Array.isArray(data3)){
-const len1 = data3.length;
-for(let i1=0; i1<len1; i1++){
-let data4 = data3[i1];
-if(typeof data4 !== "string"){
-const err4 = {instancePath:instancePath+"/environment/" + i1,schemaPath:"#/properties/environment/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.environment.items.type,parentSchema:schema63.properties.environment.items,data:data4};
+}
+if(data.environment !== undefined){
+let data3 = data.environment;
+if(!data3 || typeof data3 != "object"){
+const err4 = {instancePath:instancePath+"/environment",schemaPath:"#/properties/environment/type",keyword:"type",params:{type: schema63.properties.environment.type},message:"must be object,array",schema:schema63.properties.environment.type,parentSchema:schema63.properties.environment,data:data3};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3817,13 +3826,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-}
-}
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-for(const key1 in data3){
-let data5 = data3[key1];
-if((((typeof data5 !== "string") && (!((typeof data5 == "number") && (isFinite(data5))))) && (typeof data5 !== "boolean")) && (data5 !== null)){
-const err5 = {instancePath:instancePath+"/environment/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/environment/additionalProperties/type",keyword:"type",params:{type: schema63.properties.environment.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema63.properties.environment.additionalProperties.type,parentSchema:schema63.properties.environment.additionalProperties,data:data5};
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+let data4 = data3[i1];
+if(typeof data4 !== "string"){
+const err5 = {instancePath:instancePath+"/environment/" + i1,schemaPath:"#/properties/environment/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.environment.items.type,parentSchema:schema63.properties.environment.items,data:data4};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3834,11 +3842,11 @@ errors++;
 }
 }
 }
-}
-if(data.command !== undefined){
-let data6 = data.command;
-if((typeof data6 !== "string") && (!(Array.isArray(data6)))){
-const err6 = {instancePath:instancePath+"/command",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data6};
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key1 in data3){
+let data5 = data3[key1];
+if((((typeof data5 !== "string") && (!((typeof data5 == "number") && (isFinite(data5))))) && (typeof data5 !== "boolean")) && (data5 !== null)){
+const err6 = {instancePath:instancePath+"/environment/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/environment/additionalProperties/type",keyword:"type",params:{type: schema63.properties.environment.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema63.properties.environment.additionalProperties.type,parentSchema:schema63.properties.environment.additionalProperties,data:data5};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3847,17 +3855,32 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(Array.isArray(data6)){
-const len2 = data6.length;
-for(let i2=0; i2<len2; i2++){
-let data7 = data6[i2];
-if((typeof data7 !== "string") && (!((typeof data7 == "number") && (isFinite(data7))))){
-const err7 = {instancePath:instancePath+"/command/" + i2,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data7};
+}
+}
+}
+if(data.command !== undefined){
+let data6 = data.command;
+if((typeof data6 !== "string") && (!(Array.isArray(data6)))){
+const err7 = {instancePath:instancePath+"/command",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data6};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+if(Array.isArray(data6)){
+const len2 = data6.length;
+for(let i2=0; i2<len2; i2++){
+let data7 = data6[i2];
+if((typeof data7 !== "string") && (!((typeof data7 == "number") && (isFinite(data7))))){
+const err8 = {instancePath:instancePath+"/command/" + i2,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data7};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -3867,12 +3890,12 @@ errors++;
 if(data.entrypoint !== undefined){
 let data8 = data.entrypoint;
 if((typeof data8 !== "string") && (!(Array.isArray(data8)))){
-const err8 = {instancePath:instancePath+"/entrypoint",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data8};
+const err9 = {instancePath:instancePath+"/entrypoint",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data8};
 if(vErrors === null){
-vErrors = [err8];
+vErrors = [err9];
 }
 else {
-vErrors.push(err8);
+vErrors.push(err9);
 }
 errors++;
 }
@@ -3881,12 +3904,12 @@ const len3 = data8.length;
 for(let i3=0; i3<len3; i3++){
 let data9 = data8[i3];
 if((typeof data9 !== "string") && (!((typeof data9 == "number") && (isFinite(data9))))){
-const err9 = {instancePath:instancePath+"/entrypoint/" + i3,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data9};
+const err10 = {instancePath:instancePath+"/entrypoint/" + i3,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data9};
 if(vErrors === null){
-vErrors = [err9];
+vErrors = [err10];
 }
 else {
-vErrors.push(err9);
+vErrors.push(err10);
 }
 errors++;
 }
@@ -3905,12 +3928,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.ports.type,parentSchema:schema63.properties.ports,data:data10};
+const err11 = {instancePath:instancePath+"/ports",schemaPath:"#/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.ports.type,parentSchema:schema63.properties.ports,data:data10};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err11];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err11);
 }
 errors++;
 }
@@ -3927,12 +3950,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/volumes",schemaPath:"#/properties/volumes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.volumes.type,parentSchema:schema63.properties.volumes,data:data12};
+const err12 = {instancePath:instancePath+"/volumes",schemaPath:"#/properties/volumes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.volumes.type,parentSchema:schema63.properties.volumes,data:data12};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err12];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err12);
 }
 errors++;
 }
@@ -3944,24 +3967,24 @@ const len6 = data14.length;
 for(let i6=0; i6<len6; i6++){
 let data15 = data14[i6];
 if(typeof data15 !== "string"){
-const err12 = {instancePath:instancePath+"/networks/" + i6,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data15};
+const err13 = {instancePath:instancePath+"/networks/" + i6,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data15};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err13];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err13);
 }
 errors++;
 }
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/networks",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data14};
+const err14 = {instancePath:instancePath+"/networks",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data14};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err14];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err14);
 }
 errors++;
 }
@@ -3972,21 +3995,7 @@ const _errs36 = errors;
 let valid20 = false;
 const _errs37 = errors;
 if(!((data16 === "replicated") || (data16 === "global"))){
-const err14 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema63.properties.mode.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema63.properties.mode.anyOf[0].enum,parentSchema:schema63.properties.mode.anyOf[0],data:data16};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-var _valid0 = _errs37 === errors;
-valid20 = valid20 || _valid0;
-const _errs38 = errors;
-if(typeof data16 === "string"){
-if(!pattern21.test(data16)){
-const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data16};
+const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema63.properties.mode.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema63.properties.mode.anyOf[0].enum,parentSchema:schema63.properties.mode.anyOf[0],data:data16};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3995,9 +4004,12 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-else {
-const err16 = {instancePath:instancePath+"/mode",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data16};
+var _valid0 = _errs37 === errors;
+valid20 = valid20 || _valid0;
+const _errs38 = errors;
+if(typeof data16 === "string"){
+if(!pattern21.test(data16)){
+const err16 = {instancePath:instancePath+"/mode",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data16};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4006,15 +4018,26 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid0 = _errs38 === errors;
-valid20 = valid20 || _valid0;
-if(!valid20){
-const err17 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.mode.anyOf,parentSchema:schema63.properties.mode,data:data16};
+}
+else {
+const err17 = {instancePath:instancePath+"/mode",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data16};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+var _valid0 = _errs38 === errors;
+valid20 = valid20 || _valid0;
+if(!valid20){
+const err18 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.mode.anyOf,parentSchema:schema63.properties.mode,data:data16};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
 }
 errors++;
 }
@@ -4036,18 +4059,7 @@ const _errs43 = errors;
 let valid22 = false;
 const _errs44 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err18 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.replicas.anyOf[0].type,parentSchema:schema63.properties.replicas.anyOf[0],data:data17};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < -1 || isNaN(data17)){
-const err19 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema63.properties.replicas.anyOf[0],data:data17};
+const err19 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.replicas.anyOf[0].type,parentSchema:schema63.properties.replicas.anyOf[0],data:data17};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4056,13 +4068,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-var _valid1 = _errs44 === errors;
-valid22 = valid22 || _valid1;
-const _errs46 = errors;
-if(typeof data17 === "string"){
-if(!pattern21.test(data17)){
-const err20 = {instancePath:instancePath+"/replicas",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data17};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < -1 || isNaN(data17)){
+const err20 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema63.properties.replicas.anyOf[0],data:data17};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4072,8 +4080,12 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath:instancePath+"/replicas",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data17};
+var _valid1 = _errs44 === errors;
+valid22 = valid22 || _valid1;
+const _errs46 = errors;
+if(typeof data17 === "string"){
+if(!pattern21.test(data17)){
+const err21 = {instancePath:instancePath+"/replicas",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data17};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4082,15 +4094,26 @@ vErrors.push(err21);
 }
 errors++;
 }
-var _valid1 = _errs46 === errors;
-valid22 = valid22 || _valid1;
-if(!valid22){
-const err22 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.replicas.anyOf,parentSchema:schema63.properties.replicas,data:data17};
+}
+else {
+const err22 = {instancePath:instancePath+"/replicas",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data17};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+var _valid1 = _errs46 === errors;
+valid22 = valid22 || _valid1;
+if(!valid22){
+const err23 = {instancePath:instancePath+"/replicas",schemaPath:"#/properties/replicas/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.replicas.anyOf,parentSchema:schema63.properties.replicas,data:data17};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
@@ -4112,21 +4135,7 @@ const _errs51 = errors;
 let valid24 = false;
 const _errs52 = errors;
 if(!((data18 === "vip") || (data18 === "dnsrr"))){
-const err23 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/properties/endpoint_mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema63.properties.endpoint_mode.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema63.properties.endpoint_mode.anyOf[0].enum,parentSchema:schema63.properties.endpoint_mode.anyOf[0],data:data18};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-var _valid2 = _errs52 === errors;
-valid24 = valid24 || _valid2;
-const _errs53 = errors;
-if(typeof data18 === "string"){
-if(!pattern21.test(data18)){
-const err24 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data18};
+const err24 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/properties/endpoint_mode/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema63.properties.endpoint_mode.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema63.properties.endpoint_mode.anyOf[0].enum,parentSchema:schema63.properties.endpoint_mode.anyOf[0],data:data18};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4135,9 +4144,12 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-else {
-const err25 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data18};
+var _valid2 = _errs52 === errors;
+valid24 = valid24 || _valid2;
+const _errs53 = errors;
+if(typeof data18 === "string"){
+if(!pattern21.test(data18)){
+const err25 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data18};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4146,15 +4158,26 @@ vErrors.push(err25);
 }
 errors++;
 }
-var _valid2 = _errs53 === errors;
-valid24 = valid24 || _valid2;
-if(!valid24){
-const err26 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/properties/endpoint_mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.endpoint_mode.anyOf,parentSchema:schema63.properties.endpoint_mode,data:data18};
+}
+else {
+const err26 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data18};
 if(vErrors === null){
 vErrors = [err26];
 }
 else {
 vErrors.push(err26);
+}
+errors++;
+}
+var _valid2 = _errs53 === errors;
+valid24 = valid24 || _valid2;
+if(!valid24){
+const err27 = {instancePath:instancePath+"/endpoint_mode",schemaPath:"#/properties/endpoint_mode/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.endpoint_mode.anyOf,parentSchema:schema63.properties.endpoint_mode,data:data18};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
 }
 errors++;
 }
@@ -4175,12 +4198,12 @@ let data19 = data.placement;
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 for(const key2 in data19){
 if(!(((key2 === "constraints") || (key2 === "preferences")) || (key2 === "replicas_max_per_node"))){
-const err27 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.placement,data:data19};
+const err28 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.placement,data:data19};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err28];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err28);
 }
 errors++;
 }
@@ -4192,24 +4215,24 @@ const len7 = data20.length;
 for(let i7=0; i7<len7; i7++){
 let data21 = data20[i7];
 if(typeof data21 !== "string"){
-const err28 = {instancePath:instancePath+"/placement/constraints/" + i7,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data21};
+const err29 = {instancePath:instancePath+"/placement/constraints/" + i7,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data21};
 if(vErrors === null){
-vErrors = [err28];
+vErrors = [err29];
 }
 else {
-vErrors.push(err28);
+vErrors.push(err29);
 }
 errors++;
 }
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/placement/constraints",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data20};
+const err30 = {instancePath:instancePath+"/placement/constraints",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data20};
 if(vErrors === null){
-vErrors = [err29];
+vErrors = [err30];
 }
 else {
-vErrors.push(err29);
+vErrors.push(err30);
 }
 errors++;
 }
@@ -4221,19 +4244,7 @@ const len8 = data22.length;
 for(let i8=0; i8<len8; i8++){
 let data23 = data22[i8];
 if(!(data23 && typeof data23 == "object" && !Array.isArray(data23))){
-const err30 = {instancePath:instancePath+"/placement/preferences/" + i8,schemaPath:"#/properties/placement/properties/preferences/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.placement.properties.preferences.items.type,parentSchema:schema63.properties.placement.properties.preferences.items,data:data23};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/placement/preferences",schemaPath:"#/properties/placement/properties/preferences/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.placement.properties.preferences.type,parentSchema:schema63.properties.placement.properties.preferences,data:data22};
+const err31 = {instancePath:instancePath+"/placement/preferences/" + i8,schemaPath:"#/properties/placement/properties/preferences/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.placement.properties.preferences.items.type,parentSchema:schema63.properties.placement.properties.preferences.items,data:data23};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4243,10 +4254,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data19.replicas_max_per_node !== undefined){
-let data24 = data19.replicas_max_per_node;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err32 = {instancePath:instancePath+"/placement/replicas_max_per_node",schemaPath:"#/properties/placement/properties/replicas_max_per_node/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.placement.properties.replicas_max_per_node.type,parentSchema:schema63.properties.placement.properties.replicas_max_per_node,data:data24};
+}
+else {
+const err32 = {instancePath:instancePath+"/placement/preferences",schemaPath:"#/properties/placement/properties/preferences/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.placement.properties.preferences.type,parentSchema:schema63.properties.placement.properties.preferences,data:data22};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4255,9 +4265,11 @@ vErrors.push(err32);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
-const err33 = {instancePath:instancePath+"/placement/replicas_max_per_node",schemaPath:"#/properties/placement/properties/replicas_max_per_node/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.placement.properties.replicas_max_per_node,data:data24};
+}
+if(data19.replicas_max_per_node !== undefined){
+let data24 = data19.replicas_max_per_node;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err33 = {instancePath:instancePath+"/placement/replicas_max_per_node",schemaPath:"#/properties/placement/properties/replicas_max_per_node/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.placement.properties.replicas_max_per_node.type,parentSchema:schema63.properties.placement.properties.replicas_max_per_node,data:data24};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4266,11 +4278,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err34 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.placement.type,parentSchema:schema63.properties.placement,data:data19};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err34 = {instancePath:instancePath+"/placement/replicas_max_per_node",schemaPath:"#/properties/placement/properties/replicas_max_per_node/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.placement.properties.replicas_max_per_node,data:data24};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4280,15 +4290,28 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.labels !== undefined){
-let data25 = data.labels;
-if(!(data25 && typeof data25 == "object" && !Array.isArray(data25))){
-const err35 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.labels.type,parentSchema:schema63.properties.labels,data:data25};
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.placement.type,parentSchema:schema63.properties.placement,data:data19};
 if(vErrors === null){
 vErrors = [err35];
 }
 else {
 vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.labels !== undefined){
+let data25 = data.labels;
+if(!(data25 && typeof data25 == "object" && !Array.isArray(data25))){
+const err36 = {instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.labels.type,parentSchema:schema63.properties.labels,data:data25};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
 }
 errors++;
 }
@@ -4299,19 +4322,7 @@ if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 for(const key3 in data26){
 let data27 = data26[key3];
 if(typeof data27 !== "string"){
-const err36 = {instancePath:instancePath+"/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hosts/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.hosts.additionalProperties.type,parentSchema:schema63.properties.hosts.additionalProperties,data:data27};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-}
-}
-else {
-const err37 = {instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.hosts.type,parentSchema:schema63.properties.hosts,data:data26};
+const err37 = {instancePath:instancePath+"/hosts/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/hosts/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.hosts.additionalProperties.type,parentSchema:schema63.properties.hosts.additionalProperties,data:data27};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4321,10 +4332,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.dns !== undefined){
-let data28 = data.dns;
-if((typeof data28 !== "string") && (!(Array.isArray(data28)))){
-const err38 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data28};
+}
+else {
+const err38 = {instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.hosts.type,parentSchema:schema63.properties.hosts,data:data26};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4333,12 +4343,11 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(Array.isArray(data28)){
-const len9 = data28.length;
-for(let i9=0; i9<len9; i9++){
-let data29 = data28[i9];
-if((typeof data29 !== "string") && (!((typeof data29 == "number") && (isFinite(data29))))){
-const err39 = {instancePath:instancePath+"/dns/" + i9,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data29};
+}
+if(data.dns !== undefined){
+let data28 = data.dns;
+if((typeof data28 !== "string") && (!(Array.isArray(data28)))){
+const err39 = {instancePath:instancePath+"/dns",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data28};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4347,13 +4356,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-}
-if(data.user !== undefined){
-let data30 = data.user;
-if(typeof data30 !== "string"){
-const err40 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.user.type,parentSchema:schema63.properties.user,data:data30};
+if(Array.isArray(data28)){
+const len9 = data28.length;
+for(let i9=0; i9<len9; i9++){
+let data29 = data28[i9];
+if((typeof data29 !== "string") && (!((typeof data29 == "number") && (isFinite(data29))))){
+const err40 = {instancePath:instancePath+"/dns/" + i9,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data29};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4363,10 +4371,12 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data.working_dir !== undefined){
-let data31 = data.working_dir;
-if(typeof data31 !== "string"){
-const err41 = {instancePath:instancePath+"/working_dir",schemaPath:"#/properties/working_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.working_dir.type,parentSchema:schema63.properties.working_dir,data:data31};
+}
+}
+if(data.user !== undefined){
+let data30 = data.user;
+if(typeof data30 !== "string"){
+const err41 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.user.type,parentSchema:schema63.properties.user,data:data30};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4376,12 +4386,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data.logging !== undefined){
-let data32 = data.logging;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key4 in data32){
-if(!((key4 === "driver") || (key4 === "options"))){
-const err42 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.logging,data:data32};
+if(data.working_dir !== undefined){
+let data31 = data.working_dir;
+if(typeof data31 !== "string"){
+const err42 = {instancePath:instancePath+"/working_dir",schemaPath:"#/properties/working_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.working_dir.type,parentSchema:schema63.properties.working_dir,data:data31};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4391,11 +4399,12 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data32.driver !== undefined){
-let data33 = data32.driver;
-if(typeof data33 === "string"){
-if(func2(data33) < 1){
-const err43 = {instancePath:instancePath+"/logging/driver",schemaPath:"#/properties/logging/properties/driver/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema63.properties.logging.properties.driver,data:data33};
+if(data.logging !== undefined){
+let data32 = data.logging;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+for(const key4 in data32){
+if(!((key4 === "driver") || (key4 === "options"))){
+const err43 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.logging,data:data32};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4405,13 +4414,27 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/logging/driver",schemaPath:"#/properties/logging/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.logging.properties.driver.type,parentSchema:schema63.properties.logging.properties.driver,data:data33};
+if(data32.driver !== undefined){
+let data33 = data32.driver;
+if(typeof data33 === "string"){
+if(func2(data33) < 1){
+const err44 = {instancePath:instancePath+"/logging/driver",schemaPath:"#/properties/logging/properties/driver/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema63.properties.logging.properties.driver,data:data33};
 if(vErrors === null){
 vErrors = [err44];
 }
 else {
 vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/logging/driver",schemaPath:"#/properties/logging/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.logging.properties.driver.type,parentSchema:schema63.properties.logging.properties.driver,data:data33};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }
@@ -4422,19 +4445,7 @@ if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
 for(const key5 in data34){
 let data35 = data34[key5];
 if((((typeof data35 !== "string") && (!((typeof data35 == "number") && (isFinite(data35))))) && (typeof data35 !== "boolean")) && (data35 !== null)){
-const err45 = {instancePath:instancePath+"/logging/options/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/scalarMap/additionalProperties/type",keyword:"type",params:{type: schema66.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema66.additionalProperties.type,parentSchema:schema66.additionalProperties,data:data35};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/logging/options",schemaPath:"#/$defs/scalarMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data34};
+const err46 = {instancePath:instancePath+"/logging/options/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/scalarMap/additionalProperties/type",keyword:"type",params:{type: schema66.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema66.additionalProperties.type,parentSchema:schema66.additionalProperties,data:data35};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4446,7 +4457,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.logging.type,parentSchema:schema63.properties.logging,data:data32};
+const err47 = {instancePath:instancePath+"/logging/options",schemaPath:"#/$defs/scalarMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data34};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4456,12 +4467,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data.restart_config !== undefined){
-let data36 = data.restart_config;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key6 in data36){
-if(!((((key6 === "condition") || (key6 === "delay")) || (key6 === "max_attempts")) || (key6 === "window"))){
-const err48 = {instancePath:instancePath+"/restart_config",schemaPath:"#/properties/restart_config/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.restart_config,data:data36};
+}
+else {
+const err48 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.logging.type,parentSchema:schema63.properties.logging,data:data32};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4471,10 +4479,12 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data36.condition !== undefined){
-let data37 = data36.condition;
-if(!(((data37 === "none") || (data37 === "on-failure")) || (data37 === "any"))){
-const err49 = {instancePath:instancePath+"/restart_config/condition",schemaPath:"#/properties/restart_config/properties/condition/enum",keyword:"enum",params:{allowedValues: schema63.properties.restart_config.properties.condition.enum},message:"must be equal to one of the allowed values",schema:schema63.properties.restart_config.properties.condition.enum,parentSchema:schema63.properties.restart_config.properties.condition,data:data37};
+if(data.restart_config !== undefined){
+let data36 = data.restart_config;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key6 in data36){
+if(!((((key6 === "condition") || (key6 === "delay")) || (key6 === "max_attempts")) || (key6 === "window"))){
+const err49 = {instancePath:instancePath+"/restart_config",schemaPath:"#/properties/restart_config/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.restart_config,data:data36};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4484,10 +4494,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data36.delay !== undefined){
-let data38 = data36.delay;
-if((typeof data38 !== "string") && (!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38))))){
-const err50 = {instancePath:instancePath+"/restart_config/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data38};
+if(data36.condition !== undefined){
+let data37 = data36.condition;
+if(!(((data37 === "none") || (data37 === "on-failure")) || (data37 === "any"))){
+const err50 = {instancePath:instancePath+"/restart_config/condition",schemaPath:"#/properties/restart_config/properties/condition/enum",keyword:"enum",params:{allowedValues: schema63.properties.restart_config.properties.condition.enum},message:"must be equal to one of the allowed values",schema:schema63.properties.restart_config.properties.condition.enum,parentSchema:schema63.properties.restart_config.properties.condition,data:data37};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4496,9 +4506,11 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(typeof data38 === "string"){
-if(!pattern24.test(data38)){
-const err51 = {instancePath:instancePath+"/restart_config/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data38};
+}
+if(data36.delay !== undefined){
+let data38 = data36.delay;
+if((typeof data38 !== "string") && (!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38))))){
+const err51 = {instancePath:instancePath+"/restart_config/delay",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data38};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4507,12 +4519,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-}
-if(data36.max_attempts !== undefined){
-let data39 = data36.max_attempts;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err52 = {instancePath:instancePath+"/restart_config/max_attempts",schemaPath:"#/properties/restart_config/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.restart_config.properties.max_attempts.type,parentSchema:schema63.properties.restart_config.properties.max_attempts,data:data39};
+if(typeof data38 === "string"){
+if(!pattern24.test(data38)){
+const err52 = {instancePath:instancePath+"/restart_config/delay",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data38};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4521,9 +4530,12 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 0 || isNaN(data39)){
-const err53 = {instancePath:instancePath+"/restart_config/max_attempts",schemaPath:"#/properties/restart_config/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.restart_config.properties.max_attempts,data:data39};
+}
+}
+if(data36.max_attempts !== undefined){
+let data39 = data36.max_attempts;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err53 = {instancePath:instancePath+"/restart_config/max_attempts",schemaPath:"#/properties/restart_config/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.restart_config.properties.max_attempts.type,parentSchema:schema63.properties.restart_config.properties.max_attempts,data:data39};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4532,12 +4544,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-if(data36.window !== undefined){
-let data40 = data36.window;
-if((typeof data40 !== "string") && (!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40))))){
-const err54 = {instancePath:instancePath+"/restart_config/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data40};
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err54 = {instancePath:instancePath+"/restart_config/max_attempts",schemaPath:"#/properties/restart_config/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.restart_config.properties.max_attempts,data:data39};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4546,9 +4555,12 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(typeof data40 === "string"){
-if(!pattern24.test(data40)){
-const err55 = {instancePath:instancePath+"/restart_config/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data40};
+}
+}
+if(data36.window !== undefined){
+let data40 = data36.window;
+if((typeof data40 !== "string") && (!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40))))){
+const err55 = {instancePath:instancePath+"/restart_config/window",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data40};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4557,16 +4569,27 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/restart_config",schemaPath:"#/properties/restart_config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.restart_config.type,parentSchema:schema63.properties.restart_config,data:data36};
+if(typeof data40 === "string"){
+if(!pattern24.test(data40)){
+const err56 = {instancePath:instancePath+"/restart_config/window",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data40};
 if(vErrors === null){
 vErrors = [err56];
 }
 else {
 vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/restart_config",schemaPath:"#/properties/restart_config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.restart_config.type,parentSchema:schema63.properties.restart_config,data:data36};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
 }
 errors++;
 }
@@ -4586,23 +4609,23 @@ errors = vErrors.length;
 if(data.stop_grace_period !== undefined){
 let data43 = data.stop_grace_period;
 if((typeof data43 !== "string") && (!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43))))){
-const err57 = {instancePath:instancePath+"/stop_grace_period",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data43};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-if(typeof data43 === "string"){
-if(!pattern24.test(data43)){
-const err58 = {instancePath:instancePath+"/stop_grace_period",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data43};
+const err58 = {instancePath:instancePath+"/stop_grace_period",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data43};
 if(vErrors === null){
 vErrors = [err58];
 }
 else {
 vErrors.push(err58);
+}
+errors++;
+}
+if(typeof data43 === "string"){
+if(!pattern24.test(data43)){
+const err59 = {instancePath:instancePath+"/stop_grace_period",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data43};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
 }
 errors++;
 }
@@ -4613,20 +4636,7 @@ let data44 = data.healthcheck;
 if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 for(const key7 in data44){
 if(!(((((key7 === "test") || (key7 === "interval")) || (key7 === "timeout")) || (key7 === "retries")) || (key7 === "start_period"))){
-const err59 = {instancePath:instancePath+"/healthcheck",schemaPath:"#/properties/healthcheck/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.healthcheck,data:data44};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data44.test !== undefined){
-let data45 = data44.test;
-if((typeof data45 !== "string") && (!(Array.isArray(data45)))){
-const err60 = {instancePath:instancePath+"/healthcheck/test",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data45};
+const err60 = {instancePath:instancePath+"/healthcheck",schemaPath:"#/properties/healthcheck/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema63.properties.healthcheck,data:data44};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4635,17 +4645,30 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(Array.isArray(data45)){
-const len10 = data45.length;
-for(let i10=0; i10<len10; i10++){
-let data46 = data45[i10];
-if((typeof data46 !== "string") && (!((typeof data46 == "number") && (isFinite(data46))))){
-const err61 = {instancePath:instancePath+"/healthcheck/test/" + i10,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data46};
+}
+if(data44.test !== undefined){
+let data45 = data44.test;
+if((typeof data45 !== "string") && (!(Array.isArray(data45)))){
+const err61 = {instancePath:instancePath+"/healthcheck/test",schemaPath:"#/$defs/stringOrList/type",keyword:"type",params:{type: schema67.type},message:"must be string,array",schema:schema67.type,parentSchema:schema67,data:data45};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
+}
+errors++;
+}
+if(Array.isArray(data45)){
+const len10 = data45.length;
+for(let i10=0; i10<len10; i10++){
+let data46 = data45[i10];
+if((typeof data46 !== "string") && (!((typeof data46 == "number") && (isFinite(data46))))){
+const err62 = {instancePath:instancePath+"/healthcheck/test/" + i10,schemaPath:"#/$defs/stringOrList/items/type",keyword:"type",params:{type: schema67.items.type},message:"must be string,number",schema:schema67.items.type,parentSchema:schema67.items,data:data46};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
 }
 errors++;
 }
@@ -4655,18 +4678,7 @@ errors++;
 if(data44.interval !== undefined){
 let data47 = data44.interval;
 if((typeof data47 !== "string") && (!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47))))){
-const err62 = {instancePath:instancePath+"/healthcheck/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data47};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-if(typeof data47 === "string"){
-if(!pattern24.test(data47)){
-const err63 = {instancePath:instancePath+"/healthcheck/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data47};
+const err63 = {instancePath:instancePath+"/healthcheck/interval",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data47};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4675,12 +4687,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-}
-if(data44.timeout !== undefined){
-let data48 = data44.timeout;
-if((typeof data48 !== "string") && (!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48))))){
-const err64 = {instancePath:instancePath+"/healthcheck/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data48};
+if(typeof data47 === "string"){
+if(!pattern24.test(data47)){
+const err64 = {instancePath:instancePath+"/healthcheck/interval",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data47};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -4689,9 +4698,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(typeof data48 === "string"){
-if(!pattern24.test(data48)){
-const err65 = {instancePath:instancePath+"/healthcheck/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data48};
+}
+}
+if(data44.timeout !== undefined){
+let data48 = data44.timeout;
+if((typeof data48 !== "string") && (!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48))))){
+const err65 = {instancePath:instancePath+"/healthcheck/timeout",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data48};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4700,12 +4712,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-}
-if(data44.retries !== undefined){
-let data49 = data44.retries;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err66 = {instancePath:instancePath+"/healthcheck/retries",schemaPath:"#/properties/healthcheck/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.healthcheck.properties.retries.type,parentSchema:schema63.properties.healthcheck.properties.retries,data:data49};
+if(typeof data48 === "string"){
+if(!pattern24.test(data48)){
+const err66 = {instancePath:instancePath+"/healthcheck/timeout",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data48};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -4714,9 +4723,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 < 0 || isNaN(data49)){
-const err67 = {instancePath:instancePath+"/healthcheck/retries",schemaPath:"#/properties/healthcheck/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.healthcheck.properties.retries,data:data49};
+}
+}
+if(data44.retries !== undefined){
+let data49 = data44.retries;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err67 = {instancePath:instancePath+"/healthcheck/retries",schemaPath:"#/properties/healthcheck/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.healthcheck.properties.retries.type,parentSchema:schema63.properties.healthcheck.properties.retries,data:data49};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -4725,12 +4737,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-}
-if(data44.start_period !== undefined){
-let data50 = data44.start_period;
-if((typeof data50 !== "string") && (!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50))))){
-const err68 = {instancePath:instancePath+"/healthcheck/start_period",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data50};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 0 || isNaN(data49)){
+const err68 = {instancePath:instancePath+"/healthcheck/retries",schemaPath:"#/properties/healthcheck/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema63.properties.healthcheck.properties.retries,data:data49};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -4739,9 +4748,12 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(typeof data50 === "string"){
-if(!pattern24.test(data50)){
-const err69 = {instancePath:instancePath+"/healthcheck/start_period",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data50};
+}
+}
+if(data44.start_period !== undefined){
+let data50 = data44.start_period;
+if((typeof data50 !== "string") && (!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50))))){
+const err69 = {instancePath:instancePath+"/healthcheck/start_period",schemaPath:"#/$defs/duration/type",keyword:"type",params:{type: schema93.type},message:"must be string,integer",schema:schema93.type,parentSchema:schema93,data:data50};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -4750,16 +4762,27 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err70 = {instancePath:instancePath+"/healthcheck",schemaPath:"#/properties/healthcheck/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.healthcheck.type,parentSchema:schema63.properties.healthcheck,data:data44};
+if(typeof data50 === "string"){
+if(!pattern24.test(data50)){
+const err70 = {instancePath:instancePath+"/healthcheck/start_period",schemaPath:"#/$defs/duration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"},message:"must match pattern \""+"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{"+"\"",schema:"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$|\\{\\{",parentSchema:schema93,data:data50};
 if(vErrors === null){
 vErrors = [err70];
 }
 else {
 vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/healthcheck",schemaPath:"#/properties/healthcheck/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.properties.healthcheck.type,parentSchema:schema63.properties.healthcheck,data:data44};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 }
@@ -4771,24 +4794,24 @@ const len11 = data51.length;
 for(let i11=0; i11<len11; i11++){
 let data52 = data51[i11];
 if(typeof data52 !== "string"){
-const err71 = {instancePath:instancePath+"/cap_add/" + i11,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data52};
+const err72 = {instancePath:instancePath+"/cap_add/" + i11,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data52};
 if(vErrors === null){
-vErrors = [err71];
+vErrors = [err72];
 }
 else {
-vErrors.push(err71);
+vErrors.push(err72);
 }
 errors++;
 }
 }
 }
 else {
-const err72 = {instancePath:instancePath+"/cap_add",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data51};
+const err73 = {instancePath:instancePath+"/cap_add",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data51};
 if(vErrors === null){
-vErrors = [err72];
+vErrors = [err73];
 }
 else {
-vErrors.push(err72);
+vErrors.push(err73);
 }
 errors++;
 }
@@ -4800,24 +4823,24 @@ const len12 = data53.length;
 for(let i12=0; i12<len12; i12++){
 let data54 = data53[i12];
 if(typeof data54 !== "string"){
-const err73 = {instancePath:instancePath+"/cap_drop/" + i12,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data54};
+const err74 = {instancePath:instancePath+"/cap_drop/" + i12,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data54};
 if(vErrors === null){
-vErrors = [err73];
+vErrors = [err74];
 }
 else {
-vErrors.push(err73);
+vErrors.push(err74);
 }
 errors++;
 }
 }
 }
 else {
-const err74 = {instancePath:instancePath+"/cap_drop",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data53};
+const err75 = {instancePath:instancePath+"/cap_drop",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data53};
 if(vErrors === null){
-vErrors = [err74];
+vErrors = [err75];
 }
 else {
-vErrors.push(err74);
+vErrors.push(err75);
 }
 errors++;
 }
@@ -4828,24 +4851,24 @@ if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
 for(const key8 in data55){
 let data56 = data55[key8];
 if((((typeof data56 !== "string") && (!((typeof data56 == "number") && (isFinite(data56))))) && (typeof data56 !== "boolean")) && (data56 !== null)){
-const err75 = {instancePath:instancePath+"/sysctls/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/scalarMap/additionalProperties/type",keyword:"type",params:{type: schema66.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema66.additionalProperties.type,parentSchema:schema66.additionalProperties,data:data56};
+const err76 = {instancePath:instancePath+"/sysctls/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/scalarMap/additionalProperties/type",keyword:"type",params:{type: schema66.additionalProperties.type},message:"must be string,number,boolean,null",schema:schema66.additionalProperties.type,parentSchema:schema66.additionalProperties,data:data56};
 if(vErrors === null){
-vErrors = [err75];
+vErrors = [err76];
 }
 else {
-vErrors.push(err75);
+vErrors.push(err76);
 }
 errors++;
 }
 }
 }
 else {
-const err76 = {instancePath:instancePath+"/sysctls",schemaPath:"#/$defs/scalarMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data55};
+const err77 = {instancePath:instancePath+"/sysctls",schemaPath:"#/$defs/scalarMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data55};
 if(vErrors === null){
-vErrors = [err76];
+vErrors = [err77];
 }
 else {
-vErrors.push(err76);
+vErrors.push(err77);
 }
 errors++;
 }
@@ -4857,18 +4880,7 @@ let valid58 = false;
 const _errs158 = errors;
 if((typeof data57 == "number") && (isFinite(data57))){
 if(data57 <= 0 || isNaN(data57)){
-const err77 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema63.properties.cpu_limit.anyOf[0],data:data57};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema63.properties.cpu_limit.anyOf[0].type,parentSchema:schema63.properties.cpu_limit.anyOf[0],data:data57};
+const err78 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema63.properties.cpu_limit.anyOf[0],data:data57};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -4877,12 +4889,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-var _valid3 = _errs158 === errors;
-valid58 = valid58 || _valid3;
-const _errs160 = errors;
-if(typeof data57 === "string"){
-if(!pattern21.test(data57)){
-const err79 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data57};
+}
+else {
+const err79 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema63.properties.cpu_limit.anyOf[0].type,parentSchema:schema63.properties.cpu_limit.anyOf[0],data:data57};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -4891,9 +4900,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-else {
-const err80 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data57};
+var _valid3 = _errs158 === errors;
+valid58 = valid58 || _valid3;
+const _errs160 = errors;
+if(typeof data57 === "string"){
+if(!pattern21.test(data57)){
+const err80 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data57};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -4902,15 +4914,26 @@ vErrors.push(err80);
 }
 errors++;
 }
-var _valid3 = _errs160 === errors;
-valid58 = valid58 || _valid3;
-if(!valid58){
-const err81 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.cpu_limit.anyOf,parentSchema:schema63.properties.cpu_limit,data:data57};
+}
+else {
+const err81 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data57};
 if(vErrors === null){
 vErrors = [err81];
 }
 else {
 vErrors.push(err81);
+}
+errors++;
+}
+var _valid3 = _errs160 === errors;
+valid58 = valid58 || _valid3;
+if(!valid58){
+const err82 = {instancePath:instancePath+"/cpu_limit",schemaPath:"#/properties/cpu_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.cpu_limit.anyOf,parentSchema:schema63.properties.cpu_limit,data:data57};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
 }
 errors++;
 }
@@ -4932,18 +4955,7 @@ const _errs165 = errors;
 let valid60 = false;
 const _errs166 = errors;
 if((typeof data58 !== "string") && (!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58))))){
-const err82 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: schema79.type},message:"must be string,integer",schema:schema79.type,parentSchema:schema79,data:data58};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 < 1 || isNaN(data58)){
-const err83 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema79,data:data58};
+const err83 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/type",keyword:"type",params:{type: schema79.type},message:"must be string,integer",schema:schema79.type,parentSchema:schema79,data:data58};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -4952,10 +4964,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(typeof data58 === "string"){
-if(!pattern19.test(data58)){
-const err84 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$",parentSchema:schema79,data:data58};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 1 || isNaN(data58)){
+const err84 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema79,data:data58};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4965,12 +4976,9 @@ vErrors.push(err84);
 errors++;
 }
 }
-var _valid4 = _errs166 === errors;
-valid60 = valid60 || _valid4;
-const _errs170 = errors;
 if(typeof data58 === "string"){
-if(!pattern21.test(data58)){
-const err85 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data58};
+if(!pattern19.test(data58)){
+const err85 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/size/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$"+"\"",schema:"^[0-9]+(\\.[0-9]+)?[KMGTkmgt]?$",parentSchema:schema79,data:data58};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4980,8 +4988,12 @@ vErrors.push(err85);
 errors++;
 }
 }
-else {
-const err86 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data58};
+var _valid4 = _errs166 === errors;
+valid60 = valid60 || _valid4;
+const _errs170 = errors;
+if(typeof data58 === "string"){
+if(!pattern21.test(data58)){
+const err86 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/template/pattern",keyword:"pattern",params:{pattern: "\\{\\{|\\{%"},message:"must match pattern \""+"\\{\\{|\\{%"+"\"",schema:"\\{\\{|\\{%",parentSchema:schema87,data:data58};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4990,15 +5002,26 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid4 = _errs170 === errors;
-valid60 = valid60 || _valid4;
-if(!valid60){
-const err87 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/properties/mem_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.mem_limit.anyOf,parentSchema:schema63.properties.mem_limit,data:data58};
+}
+else {
+const err87 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/$defs/template/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.type,parentSchema:schema87,data:data58};
 if(vErrors === null){
 vErrors = [err87];
 }
 else {
 vErrors.push(err87);
+}
+errors++;
+}
+var _valid4 = _errs170 === errors;
+valid60 = valid60 || _valid4;
+if(!valid60){
+const err88 = {instancePath:instancePath+"/mem_limit",schemaPath:"#/properties/mem_limit/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema63.properties.mem_limit.anyOf,parentSchema:schema63.properties.mem_limit,data:data58};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
 }
 errors++;
 }
@@ -5017,12 +5040,12 @@ vErrors = null;
 if(data.standalone !== undefined){
 let data59 = data.standalone;
 if(typeof data59 !== "boolean"){
-const err88 = {instancePath:instancePath+"/standalone",schemaPath:"#/properties/standalone/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema63.properties.standalone.type,parentSchema:schema63.properties.standalone,data:data59};
+const err89 = {instancePath:instancePath+"/standalone",schemaPath:"#/properties/standalone/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema63.properties.standalone.type,parentSchema:schema63.properties.standalone,data:data59};
 if(vErrors === null){
-vErrors = [err88];
+vErrors = [err89];
 }
 else {
-vErrors.push(err88);
+vErrors.push(err89);
 }
 errors++;
 }
@@ -5034,24 +5057,24 @@ const len13 = data60.length;
 for(let i13=0; i13<len13; i13++){
 let data61 = data60[i13];
 if(typeof data61 !== "string"){
-const err89 = {instancePath:instancePath+"/initialize_roles/" + i13,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data61};
+const err90 = {instancePath:instancePath+"/initialize_roles/" + i13,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data61};
 if(vErrors === null){
-vErrors = [err89];
+vErrors = [err90];
 }
 else {
-vErrors.push(err89);
+vErrors.push(err90);
 }
 errors++;
 }
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/initialize_roles",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data60};
+const err91 = {instancePath:instancePath+"/initialize_roles",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data60};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err91];
 }
 else {
-vErrors.push(err90);
+vErrors.push(err91);
 }
 errors++;
 }
@@ -5068,12 +5091,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err91 = {instancePath:instancePath+"/backup_scripts",schemaPath:"#/properties/backup_scripts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.backup_scripts.type,parentSchema:schema63.properties.backup_scripts,data:data62};
+const err92 = {instancePath:instancePath+"/backup_scripts",schemaPath:"#/properties/backup_scripts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema63.properties.backup_scripts.type,parentSchema:schema63.properties.backup_scripts,data:data62};
 if(vErrors === null){
-vErrors = [err91];
+vErrors = [err92];
 }
 else {
-vErrors.push(err91);
+vErrors.push(err92);
 }
 errors++;
 }
@@ -5085,24 +5108,24 @@ const len15 = data64.length;
 for(let i15=0; i15<len15; i15++){
 let data65 = data64[i15];
 if(typeof data65 !== "string"){
-const err92 = {instancePath:instancePath+"/monitor_error/" + i15,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data65};
+const err93 = {instancePath:instancePath+"/monitor_error/" + i15,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data65};
 if(vErrors === null){
-vErrors = [err92];
+vErrors = [err93];
 }
 else {
-vErrors.push(err92);
+vErrors.push(err93);
 }
 errors++;
 }
 }
 }
 else {
-const err93 = {instancePath:instancePath+"/monitor_error",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data64};
+const err94 = {instancePath:instancePath+"/monitor_error",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data64};
 if(vErrors === null){
-vErrors = [err93];
+vErrors = [err94];
 }
 else {
-vErrors.push(err93);
+vErrors.push(err94);
 }
 errors++;
 }
@@ -5114,19 +5137,7 @@ const len16 = data66.length;
 for(let i16=0; i16<len16; i16++){
 let data67 = data66[i16];
 if(typeof data67 !== "string"){
-const err94 = {instancePath:instancePath+"/ignore_error/" + i16,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data67};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-}
-else {
-const err95 = {instancePath:instancePath+"/ignore_error",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data66};
+const err95 = {instancePath:instancePath+"/ignore_error/" + i16,schemaPath:"#/$defs/stringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.items.type,parentSchema:schema65.items,data:data67};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -5138,12 +5149,24 @@ errors++;
 }
 }
 else {
-const err96 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.type,parentSchema:schema63,data};
+const err96 = {instancePath:instancePath+"/ignore_error",schemaPath:"#/$defs/stringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.type,parentSchema:schema65,data:data66};
 if(vErrors === null){
 vErrors = [err96];
 }
 else {
 vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+else {
+const err97 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.type,parentSchema:schema63,data};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
 }
 errors++;
 }

@@ -2,7 +2,7 @@
 // subnets, per-host launch parameters and security group rules.
 import type { Host, Site, Stage } from '../../model/site.js';
 import { ProviderError } from '../errors.js';
-import { hostVar } from '../prepared/inventory-vars.js';
+import { hostVar, type InventoryVars } from '../prepared/inventory-vars.js';
 
 export const TAG_SITE = 'hive:site';
 export const TAG_STAGE = 'hive:stage';
@@ -77,9 +77,9 @@ const num = (v: unknown): number | undefined => {
 };
 const bool = (v: unknown): boolean => v === true || v === 'true' || v === 'yes' || v === 'True';
 
-/** A stage-wide variable: the stage's group and mother vars, then the inventory's group_vars. */
-export function stageVar(site: Site, stage: Stage, key: string): unknown {
-  return stage.groupVars[key] ?? stage.motherVars[key] ?? hostVar(site, stage, undefined, key);
+/** A stage-wide variable: the stage's group and mother vars, then the inventory's group_vars (read by Ansible). */
+export function stageVar(site: Site, stage: Stage, key: string, files: InventoryVars): unknown {
+  return stage.groupVars[key] ?? stage.motherVars[key] ?? hostVar(site, stage, undefined, key, files);
 }
 
 export function stageRegion(stage: Stage): string | undefined {
@@ -104,7 +104,8 @@ export function infraScope(site: Site, stage: Stage): InfraScope {
   };
 }
 
-export function desiredInfra(site: Site, stage: Stage): DesiredInfra {
+/** `files`: the user's group_vars / host_vars as Ansible read them (inventoryVars). */
+export function desiredInfra(site: Site, stage: Stage, files: InventoryVars): DesiredInfra {
   const scope = infraScope(site, stage);
   if (stage.hosts.length === 0) {
     throw new ProviderError(`stage ${stage.name} has no servers: set number_of_hosts in the inventory`, { exitCode: 2 });
@@ -147,9 +148,9 @@ export function desiredInfra(site: Site, stage: Stage): DesiredInfra {
       mirroredDiskSize: mirrored,
       mirroredDiskEncrypted: bool(v.hive_mirrored_disk_encrypted),
       kmsKeyId: str(v.hive_kms_key_id),
-      publishedIp: str(hostVar(site, stage, h, 'hive_published_ip')),
-      admin: str(hostVar(site, stage, h, 'hive_admin')) ?? DEFAULT_ADMIN,
-      sshPort: num(hostVar(site, stage, h, 'hive_sshd_port')) ?? 22,
+      publishedIp: str(hostVar(site, stage, h, 'hive_published_ip', files)),
+      admin: str(hostVar(site, stage, h, 'hive_admin', files)) ?? DEFAULT_ADMIN,
+      sshPort: num(hostVar(site, stage, h, 'hive_sshd_port', files)) ?? 22,
     };
   });
 
@@ -159,7 +160,7 @@ export function desiredInfra(site: Site, stage: Stage): DesiredInfra {
     keyName: scope.baseName,
     subnets,
     hosts,
-    ingress: ingressRules(site, stage, hosts[0]?.sshPort ?? 22),
+    ingress: ingressRules(site, stage, hosts[0]?.sshPort ?? 22, files),
   };
 }
 
@@ -171,9 +172,9 @@ const PROTO_NUMBERS: Record<string, string> = { all: '-1', '-1': '-1', tcp: 'tcp
  * ports below 10000 (auto-assigned ports 61001+ stay internal), or, when the inventory sets
  * `hive_ec2_group_rules`, exactly those rules instead.
  */
-export function ingressRules(site: Site, stage: Stage, sshPort: number): IngressRule[] {
+export function ingressRules(site: Site, stage: Stage, sshPort: number, files: InventoryVars): IngressRule[] {
   const rules: IngressRule[] = [{ proto: '-1', source: stage.cidr }];
-  const custom = stageVar(site, stage, 'hive_ec2_group_rules');
+  const custom = stageVar(site, stage, 'hive_ec2_group_rules', files);
   if (custom !== undefined && custom !== null) {
     rules.push(...customRules(custom));
   } else {

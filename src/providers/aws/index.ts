@@ -3,6 +3,7 @@
 // -H stops the instances, -D deletes everything carrying the stage's tags.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Provider, ProviderContext } from '../provider.js';
+import { inventoryVars } from '../group-vars.js';
 import { desiredInfra, infraScope } from './desired.js';
 import { AwsInfra, type AwsDeps, type PlanItem } from './infra.js';
 import { waitForSshBanner } from './ssh-wait.js';
@@ -27,7 +28,7 @@ async function run(ctx: ProviderContext, deps: AwsDeps, dryRun: boolean): Promis
     else await infra.halt();
     return infra.items;
   }
-  const desired = desiredInfra(ctx.site, ctx.stage);
+  const desired = desiredInfra(ctx.site, ctx.stage, await inventoryVars(ctx.site, ctx.stage.name, ctx.vault));
   const infra = new AwsInfra(ctx, desired, deps, dryRun);
   await infra.build(desired);
   return infra.items;

@@ -11,7 +11,7 @@ import { ensureSshKeyPair, sshKeyPaths } from '../credentials.js';
 import { ProviderError } from '../errors.js';
 import type { Provider, ProviderContext } from '../provider.js';
 import { now, type HostStatus } from '../../runner/events.js';
-import { hostVar } from './inventory-vars.js';
+import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
 import {
   appendKnownHosts,
   knownHostsHas,
@@ -52,13 +52,13 @@ function int(v: unknown): number | undefined {
   return s && /^\d+$/.test(s) ? Number(s) : undefined;
 }
 
-function preparedHosts(ctx: ProviderContext): PreparedHost[] {
+function preparedHosts(ctx: ProviderContext, files: InventoryVars): PreparedHost[] {
   const { site, stage } = ctx;
   if (!stage.hosts.length) {
     throw new ProviderError(`stage ${stage.name} has no servers: set ip_address_list for the prepared hosts in the inventory`, { exitCode: 2 });
   }
   return stage.hosts.map((h) => {
-    const v = (key: string) => hostVar(site, stage, h, key);
+    const v = (key: string) => hostVar(site, stage, h, key, files);
     const admin = str(v('hive_admin')) ?? 'admin';
     const adminGroup = str(v('hive_admin_group')) ?? admin;
     for (const [key, name] of [['hive_admin', admin], ['hive_admin_group', adminGroup]]) {
@@ -131,7 +131,7 @@ class PreparedRun {
 
   async run(): Promise<void> {
     const { ctx } = this;
-    const hosts = preparedHosts(ctx);
+    const hosts = preparedHosts(ctx, await inventoryVars(ctx.site, ctx.stage.name, ctx.vault));
     const mother = ctx.stage.motherName;
     const dry = ctx.dryRun;
 
