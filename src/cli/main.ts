@@ -118,8 +118,8 @@ function contextFor(g: GlobalOpts): HiveContext {
 async function loadSite(ctx: HiveContext, requireStage = true): Promise<Site> {
   const { readSite } = await import('../inventory/index.js');
   const firstHive = Number(readSettings(ctx.hiveDir).first_hive ?? 0);
-  // validate (requireStage false) only reads: it allocates nothing and writes nothing
-  const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive, dryRun: !requireStage });
+  // reading writes nothing: a run saves new allocations under the stage lock
+  const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive });
   if (requireStage && !site.stages[ctx.stage]) {
     const defined = Object.keys(site.stages).join(', ') || 'none';
     throw new UsageError(`stage "${ctx.stage}" is not defined in the inventory (defined: ${defined})`);

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { buildSite } from '../model/build.js';
 import { STAGES, type Site, type StageName } from '../model/site.js';
-import { Allocator, emptyAllocations, readAllocations, writeAllocations } from '../state/allocations.js';
+import { Allocator, emptyAllocations, readAllocations } from '../state/allocations.js';
 import { InventoryError, sortProblems, type Problem } from './errors.js';
 import { displayPath, loadInventoryDir, type SourceDoc } from './load.js';
 import { checkHiveDoc, checkServiceDocs, numberOfHosts } from './semantic.js';
@@ -18,14 +18,12 @@ export interface ReadSiteOptions {
   hiveDir: string;
   /**
    * Stage to resolve persistent allocations for (DRBD minors, automatic ports): they are read
-   * from that stage's allocations.yml and new ones are saved there. Without a stage the inventory
-   * is validated and provisional values are used; nothing is written.
+   * from that stage's allocations.yml; new ones are made in memory (`site.allocationsChanged`).
+   * Reading never writes: a run saves them under the stage lock (saveAllocations).
    */
   stage?: StageName;
   /** Index of the server that bootstraps the swarm (group first_hive); default 0. */
   firstHive?: number;
-  /** Never write allocations.yml, even when something new was allocated. */
-  dryRun?: boolean;
 }
 
 /** Loads and validates every file of the inventory folder and builds the Site. Throws InventoryError. */
@@ -81,13 +79,12 @@ export function readSite(opts: ReadSiteOptions): Site {
     problems,
   );
   if (problems.length > 0) throw new InventoryError(sortProblems(problems));
-  if (stage && !opts.dryRun && allocator.changed) writeAllocations(opts.hiveDir, stage, allocator.state);
-  return site;
+  return { ...site, allocationsChanged: !!stage && allocator.changed };
 }
 
 /** Only validates (all stages, no allocation written); throws InventoryError. */
 export function validateInventory(inventoryDir: string): void {
-  readSite({ inventoryDir, hiveDir: '', dryRun: true });
+  readSite({ inventoryDir, hiveDir: '' });
 }
 
 function isRecord(v: unknown): v is Record<string, any> {

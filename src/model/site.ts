@@ -145,4 +145,6 @@ export interface Site {
   allocationStage?: StageName;
   /** The allocations used (those of allocationStage). */
   allocations: { drbdMinors: Record<string, number>; publishedPorts: Record<string, number> };
+  /** Something was allocated that allocations.yml does not hold yet (saved by a run, not by reading). */
+  allocationsChanged?: boolean;
 }

@@ -1,6 +1,7 @@
 // The site's SSH key pair and certificate authority, generated once per stage under
 // `.hive/<stage>/` with the system's ssh-keygen and openssl. Private keys are written 0600.
-import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, chmodSync } from 'node:fs';
+import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -16,12 +17,13 @@ export const sshKeyPaths = (stageDir: string) => ({
 });
 
 export async function ensureSshKeyPair(stageDir: string, comment = 'hive'): Promise<SshKeyPair> {
-  mkdirSync(stageDir, { recursive: true, mode: 0o700 });
+  ensureStateDir(stageDir);
   const { privateKeyPath, publicKeyPath } = sshKeyPaths(stageDir);
   if (!existsSync(privateKeyPath)) {
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
   }
-  chmodSync(privateKeyPath, 0o600);
+  chmodSync(privateKeyPath, STATE_FILE_MODE);
+  chmodSync(publicKeyPath, STATE_FILE_MODE);
   return { privateKeyPath, publicKeyPath, publicKey: readFileSync(publicKeyPath, 'utf8').trim() };
 }
 
@@ -42,7 +44,7 @@ export const caPaths = (stageDir: string): SiteCa => ({
  */
 export async function ensureSiteCa(stageDir: string, siteName: string): Promise<SiteCa> {
   const ca = caPaths(stageDir);
-  mkdirSync(join(stageDir, 'ca'), { recursive: true, mode: 0o700 });
+  ensureStateDir(join(stageDir, 'ca'));
   if (!existsSync(ca.certPath) || !existsSync(ca.keyPath)) {
     await execa('openssl', [
       'req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-sha256', '-days', '36500',
@@ -52,6 +54,7 @@ export async function ensureSiteCa(stageDir: string, siteName: string): Promise<
       '-keyout', ca.keyPath, '-out', ca.certPath,
     ]);
   }
-  chmodSync(ca.keyPath, 0o600);
+  chmodSync(ca.keyPath, STATE_FILE_MODE);
+  chmodSync(ca.certPath, STATE_FILE_MODE);
   return ca;
 }

@@ -1,6 +1,7 @@
 // `.hive/<stage>/ssh_config` and `known_hosts`: one Host block per server, used by ansible
 // (`ssh_args -F`) and `hive ssh`. One writer for every provider (local, prepared, aws).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { writeStateFile } from '../state/files.js';
 import { dirname, join } from 'node:path';
 
 export interface SshHostEntry {
@@ -45,12 +46,9 @@ export function renderSshConfig(stageDir: string, identityFile: string, entries:
 }
 
 /** Write atomically; returns whether the content changed. */
-export function writeIfChanged(path: string, content: string, mode = 0o600): boolean {
+export function writeIfChanged(path: string, content: string): boolean {
   if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, path);
+  writeStateFile(path, content);
   return true;
 }
 
@@ -73,13 +71,13 @@ export function forgetKnownHosts(path: string, names: string[]): boolean {
   const lines = readLines(path);
   const kept = lines.filter((l) => !hostsOf(l).some((h) => names.includes(h)));
   if (kept.length === lines.length) return false;
-  writeIfChanged(path, kept.length ? `${kept.join('\n')}\n` : '', 0o644);
+  writeIfChanged(path, kept.length ? `${kept.join('\n')}\n` : '');
   return true;
 }
 
 export function appendKnownHosts(path: string, lines: string[]): void {
   const all = [...readLines(path), ...lines];
-  writeIfChanged(path, `${[...new Set(all)].join('\n')}\n`, 0o644);
+  writeIfChanged(path, `${[...new Set(all)].join('\n')}\n`);
 }
 
 export function removeFiles(...paths: string[]): string[] {

@@ -3,7 +3,8 @@
 // reach Ansible through symlinks beside the generated inventory.yml: Ansible loads those folders
 // relative to each inventory source, and a second `-i <inventory dir>` would make it try (and
 // fail) to parse hive.yml and the service files as inventories of their own.
-import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { ensureStateDir, writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
 import type { PhaseName, Site } from '../model/site.js';
@@ -75,27 +76,20 @@ function linkVarsDir(stageDir: string, inventoryDir: string, name: 'group_vars' 
   if (wanted) symlinkSync(wanted, link, 'dir');
 }
 
-/** Write-then-rename, so a reader (a concurrent `hive inventory`) never sees half a file. */
-function writeAtomic(path: string, text: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
-
 export function renderStageFiles(ctx: HiveContext, site: Site, phase: PhaseName | null, opts: RunOptions): StageFiles {
   const paths = stageFilePaths(ctx.stageDir);
-  mkdirSync(ctx.stageDir, { recursive: true, mode: 0o700 });
+  ensureStateDir(ctx.stageDir);
   const templatesDir = join(ctx.installDir, 'templates');
 
   // toInventoryYaml as YAML 1.1 (Ansible's loader reads "yes" or "0777" back as strings), with
   // vaulted / unsafe values keeping their tags
-  writeAtomic(paths.inventoryPath, inventoryYamlText(site, ctx.stage), 0o644);
+  // inventory.yml holds the inventory's values, vars.yml extra variables that may be secrets:
+  // like every file below .hive, only the owner reads them (writeStateFile: atomic, 0600)
+  writeStateFile(paths.inventoryPath, inventoryYamlText(site, ctx.stage));
   linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'group_vars');
   linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'host_vars');
 
-  // extra variables may carry secrets: only the owner reads vars.yml
-  writeAtomic(paths.varsPath, renderTemplate(templatesDir, 'vars.yml', stageVars(ctx, phase, opts)), 0o600);
+  writeStateFile(paths.varsPath, renderTemplate(templatesDir, 'vars.yml', stageVars(ctx, phase, opts)));
 
   const forks = Number(readSettings(ctx.hiveDir).forks ?? DEFAULT_FORKS);
   const cfg = renderTemplate(templatesDir, 'ansible.cfg', {
@@ -106,6 +100,6 @@ export function renderStageFiles(ctx: HiveContext, site: Site, phase: PhaseName 
     installDir: ctx.installDir,
     forks: Number.isInteger(forks) && forks > 0 ? forks : DEFAULT_FORKS,
   });
-  writeAtomic(paths.cfgPath, cfg, 0o644);
+  writeStateFile(paths.cfgPath, cfg);
   return { inventoryPath: paths.inventoryPath, varsPath: paths.varsPath, cfgPath: paths.cfgPath };
 }

@@ -1,6 +1,7 @@
 // `.hive/<stage>/progress.yml`: which phases succeeded since the last complete `hive all`, so
 // `hive all` resumes at the first phase that has not.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PHASES, type PhaseName } from '../model/site.js';
@@ -29,15 +30,13 @@ export function readProgress(stageDir: string): Progress {
 }
 
 function writeProgress(stageDir: string, progress: Progress): void {
-  mkdirSync(stageDir, { recursive: true });
   const path = progressPath(stageDir);
   const ordered: Progress = { succeeded: {} };
   for (const phase of PHASES) if (progress.succeeded[phase]) ordered.succeeded[phase] = progress.succeeded[phase];
   const text =
     '# Phases that succeeded since the last complete `hive all`; `hive all` resumes after them.\n' +
     stringify(ordered);
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
+  writeStateFile(path, text);
 }
 
 export function recordSuccess(stageDir: string, phase: PhaseName, at = new Date().toISOString()): void {

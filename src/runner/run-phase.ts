@@ -15,6 +15,7 @@ import { makeReporter, safeOutput, type OutputStream } from './progress.js';
 import { knownSecrets, maskText, redactEvent } from './redact.js';
 import { forgetFrom, recordSuccess } from './resume.js';
 import { RunRecord } from './run-record.js';
+import { saveAllocations } from '../state/allocations.js';
 
 /** Where a run's output goes; the defaults are the process's own streams. */
 export interface RunIO {
@@ -181,6 +182,8 @@ export async function runPhaseLocked(
   const stage = site.stages[ctx.stage];
   if (!stage) throw new Error(`stage "${ctx.stage}" is not defined in the inventory of ${site.inventoryDir}`);
   const started = new Date();
+  // the allocation step: new DRBD minors and automatic ports are saved under the lock this run holds
+  if (!changesNothing(opts)) saveAllocations(ctx.hiveDir, site);
   const files = renderStageFiles(ctx, site, phase, opts);
   const cmd = phaseCommand(ctx, site, phase, opts, files);
   const secrets = await secretsOfRun(ctx, site, opts);

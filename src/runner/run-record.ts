@@ -1,7 +1,8 @@
 // The audit trail: every event of a phase run, one JSON object a line, in
 // `.hive/<stage>/runs/<YYYYmmddTHHMMSSZ>-<phase>.ndjson` (`.2`, `.3`, ... when a second run of the
 // same phase starts within the same second).
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { ensureStateDir } from '../state/files.js';
 import { join } from 'node:path';
 import type { EventSink, HiveEvent } from './events.js';
 
@@ -14,7 +15,7 @@ export class RunRecord implements EventSink {
 
   constructor(stageDir: string, phase: string, started: Date) {
     const dir = join(stageDir, 'runs');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensureStateDir(dir);
     const base = `${runStamp(started)}-${phase}`;
     let n = 1;
     for (;;) {

@@ -2,7 +2,8 @@
 // image's inputs changed (and makes it `latest`), deploy-services records what it rolled out
 // (`deployed`, `history`), `hive rollback` pins an earlier version (`pinned`). The Ansible roles
 // image_build and services write the same shape; this module reads it and writes the pin.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 
@@ -79,10 +80,8 @@ function nullsBack(v: unknown): unknown {
 /** Writes the records atomically (a reader never sees half a file). */
 export function writeImageRecords(stageDir: string, stage: string, records: ImageRecords): void {
   const path = imagesPath(stageDir);
-  const tmp = `${path}.${process.pid}.tmp`;
   // YAML 1.1 like Ansible's reader: times and hex versions that look like numbers stay quoted strings
-  writeFileSync(tmp, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }), { mode: 0o644 });
-  renameSync(tmp, path);
+  writeStateFile(path, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }));
 }
 
 /** The version deploy-services rolls out: the pin, else the newest build. */

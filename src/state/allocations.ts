@@ -2,7 +2,8 @@
 // published ports (61001..65534, one per `<service><target_port>`, as hive-builder keyed them).
 // Stored in `<hiveDir>/<stage>/allocations.yml`; an entry, once made, is never renumbered, so a
 // volume keeps its /dev/drbdN and a service its port however the inventory is reordered.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeStateFile } from './files.js';
 import { join } from 'node:path';
 import { fastLoad } from '../inventory/yaml-dialect.js';
 import { yamlLib } from '../inventory/yaml-lib.js';
@@ -78,7 +79,6 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
 /** Writes atomically (temp file + rename in the same folder), so a crash never leaves half a file. */
 export function writeAllocations(hiveDir: string, stage: StageName, allocations: StageAllocations): void {
   const path = allocationsPath(hiveDir, stage);
-  mkdirSync(join(hiveDir, stage), { recursive: true });
   const body = yamlLib().stringify({
     drbd_minors: allocations.drbdMinors,
     published_ports: allocations.publishedPorts,
@@ -87,9 +87,7 @@ export function writeAllocations(hiveDir: string, stage: StageName, allocations:
     '# Written by hive: DRBD minors per volume and automatically published ports per <service><target_port>.\n' +
     '# Entries are never renumbered. Remove one only when its volume or port is gone for good.\n' +
     body;
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, text, { mode: 0o644 });
-  renameSync(temp, path);
+  writeStateFile(path, text);
 }
 
 /** Hands out minors and ports for one stage, reusing stored entries; `changed` tells whether to save. */
@@ -155,4 +153,16 @@ export class Allocator {
     }
     return null;
   }
+}
+
+/**
+ * The allocation step of a run: saves what reading the inventory allocated for the site's stage.
+ * Called with the stage lock held, and never by a command that only reads (config, inventory,
+ * plan) or a check-mode run, so two processes never write the file at once.
+ */
+export function saveAllocations(hiveDir: string, site: { allocationStage?: StageName; allocationsChanged?: boolean; allocations: StageAllocations }): boolean {
+  if (!site.allocationStage || !site.allocationsChanged) return false;
+  writeAllocations(hiveDir, site.allocationStage, site.allocations);
+  site.allocationsChanged = false;
+  return true;
 }

@@ -19,8 +19,9 @@ export function hiveRootOf(path: string): string | undefined {
 const secured = new Set<string>();
 
 /**
- * Sets every folder below `root` (and root) to 0700 and every file to 0600. Symbolic links are
- * not followed (group_vars/host_vars point into the user's inventory). Once per process and root.
+ * Sets every folder below `root` (and root) to 0700 and takes the group and other bits off every
+ * file (0644 becomes 0600; an owner's execute bit stays). Symbolic links are not followed
+ * (group_vars/host_vars point into the user's inventory). Once per process and root.
  */
 export function secureStateTree(root: string): void {
   if (secured.has(root)) return;
@@ -36,7 +37,7 @@ export function secureStateTree(root: string): void {
       if (e.isDirectory()) {
         fixMode(p, STATE_DIR_MODE);
         walk(p);
-      } else if (e.isFile()) fixMode(p, STATE_FILE_MODE);
+      } else if (e.isFile()) fixMode(p, (mode) => mode & 0o700);
     }
   };
   try {
@@ -49,9 +50,11 @@ export function secureStateTree(root: string): void {
   secured.add(root);
 }
 
-function fixMode(path: string, mode: number): void {
+function fixMode(path: string, target: number | ((current: number) => number)): void {
   try {
-    if ((lstatSync(path).mode & 0o7777) !== mode) chmodSync(path, mode);
+    const current = lstatSync(path).mode & 0o7777;
+    const mode = typeof target === 'number' ? target : target(current);
+    if (current !== mode) chmodSync(path, mode);
   } catch {
     // a file of another user (shared checkout): reading it still works, leave it
   }

@@ -1,7 +1,8 @@
 // Values remembered with `hive set NAME VALUE`, kept in `.hive/settings.yml`.
 // Unlike hive-builder, phase options (-l, -T, ...) cannot be persisted: they would silently
 // apply to every later run.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeStateFile } from './files.js';
 import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { STAGES, type StageName } from '../model/site.js';
@@ -48,10 +49,7 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   if (!spec) throw new Error(`unknown setting "${name}" (known: ${Object.keys(SETTINGS).join(', ')})`);
   const value = spec.parse(raw);
   const settings = { ...readSettings(hiveDir), [name]: value };
-  mkdirSync(hiveDir, { recursive: true });
-  const tmp = `${settingsPath(hiveDir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, jsYaml.dump(settings));
-  renameSync(tmp, settingsPath(hiveDir));
+  writeStateFile(settingsPath(hiveDir), jsYaml.dump(settings));
   return value;
 }
 

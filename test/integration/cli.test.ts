@@ -121,6 +121,25 @@ describe('hive command line', () => {
     expect(JSON.stringify(config)).toContain('web');
   });
 
+  it('hive config and hive inventory allocate in memory but never write allocations.yml', () => {
+    const dir = project({
+      'inventory/hive.yml': goodHive,
+      'inventory/services.yml': `plugin: hive_services
+services:
+  db:
+    image: postgres:15
+    ports: ["5432"]
+    volumes:
+      - {source: db_data, target: /var/lib/postgresql/data, drbd: {fstype: xfs, size: 1G}}
+`,
+    });
+    const inv = hive(dir, 'inventory', '--list', '-s', 'private');
+    expect(inv.code, inv.err).toBe(0);
+    const config = hive(dir, 'config', '--stage', 'private', '--json');
+    expect(config.code, config.err).toBe(0);
+    expect(existsSync(join(dir, '.hive/private/allocations.yml'))).toBe(false);
+  });
+
   it('exits 3 naming the holder when another run holds the stage lock', () => {
     const dir = project({ 'inventory/hive.yml': goodHive, 'inventory/services.yml': goodServices });
     mkdirSync(join(dir, '.hive/private'), { recursive: true });

@@ -57,7 +57,7 @@ function hive(cwd: string, ...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-const readSiteOf = (inventoryDir: string) => readSite({ inventoryDir, hiveDir: join(inventoryDir, '..', '.hive'), stage: 'private', dryRun: true });
+const readSiteOf = (inventoryDir: string) => readSite({ inventoryDir, hiveDir: join(inventoryDir, '..', '.hive'), stage: 'private' });
 const runsOf = (root: string) => (existsSync(join(root, '.hive/private/runs')) ? readdirSync(join(root, '.hive/private/runs')) : []);
 
 describe('group_vars encrypted with ansible-vault', () => {

@@ -198,7 +198,7 @@ describe('aws build-infra, first run', () => {
 
   it('builds the staging stage of the pdns example inventory as read by hive', async () => {
     const inventoryDir = fileURLToPath(new URL('../../../shared/examples/hive-builder-pdns', import.meta.url));
-    const site = readSite({ inventoryDir, hiveDir: join(stageDir, '..'), stage: 'staging', dryRun: true });
+    const site = readSite({ inventoryDir, hiveDir: join(stageDir, '..'), stage: 'staging' });
     const ctx = contextFor(site, { stageDir });
     ctx.stage = site.stages.staging!;
     await provider().buildInfra(ctx);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InventoryError, readSite } from '../../src/inventory/index.js';
+import { saveAllocations } from '../../src/state/allocations.js';
 import type { Site } from '../../src/model/site.js';
 import { MINIMAL_HIVE, cleanupProjects, inDir, makeProject } from '../fixtures/inventory/helpers.js';
 
@@ -17,8 +18,13 @@ const servicesFile = (...blocks: string[]) => `plugin: hive_services\nservices:\
 function project(services: string) {
   const p = makeProject({ 'hive.yml': MINIMAL_HIVE, 'services.yml': services });
   const write = (text: string) => writeFileSync(join(p.inventoryDir, 'services.yml'), text);
-  const readAs = (stage: 'private' | 'production' | undefined, extra: { dryRun?: boolean } = {}) =>
-    inDir(p.root, () => readSite({ inventoryDir: 'inventory', hiveDir: '.hive', ...(stage ? { stage } : {}), ...extra }));
+  // what a run does: read the site, then save what was allocated (under the stage lock)
+  const readAs = (stage: 'private' | 'production' | undefined, { save = true } = {}) =>
+    inDir(p.root, () => {
+      const site = readSite({ inventoryDir: 'inventory', hiveDir: '.hive', ...(stage ? { stage } : {}) });
+      if (save) saveAllocations('.hive', site);
+      return site;
+    });
   return { ...p, write, readAs, file: (stage: string) => join(p.hiveDir, stage, 'allocations.yml') };
 }
 
@@ -105,12 +111,14 @@ describe('allocations', () => {
     expect(statSync(p.file('private')).mtimeMs).toBeGreaterThanOrEqual(before);
   });
 
-  it('are not written without a stage or in a dry run', () => {
+  it('are not written without a stage, nor by reading the inventory alone', () => {
     const p = project(servicesFile(drbd('db', 'db_data'), port('web', 8080)));
     const provisional = p.readAs(undefined);
     expect(provisional.allocationStage).toBeUndefined();
     expect(minors(provisional)).toEqual({ db_data: 1 });
-    p.readAs('private', { dryRun: true });
+    const read = p.readAs('private', { save: false });
+    expect(read.allocationsChanged).toBe(true);
+    expect(minors(read)).toEqual({ db_data: 1 });
     expect(existsSync(p.hiveDir)).toBe(false);
   });
 

@@ -202,7 +202,7 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
   task = r.task('ssh_config');
   const keyLines = await Promise.all(stage.hosts.map((h) => hostKeyLines(containerName(h), h.name, h.privateIp)));
   // host keys read from the containers themselves: ssh checks them strictly from the first login
-  const knownChanged = writeIfChanged(knownHostsPath(stageDir), keyLines.flat().join('\n') + '\n', 0o644);
+  const knownChanged = writeIfChanged(knownHostsPath(stageDir), keyLines.flat().join('\n') + '\n');
   const configChanged = writeIfChanged(
     sshConfigPath(stageDir),
     renderSshConfig(
