@@ -9,6 +9,7 @@ import { PHASES, STAGES, type PhaseName, type Site, type StageName } from '../mo
 import { readSettings, resolveStage } from '../state/settings.js';
 import { confirmDestroy } from './consent.js';
 import { exitCodeFor, UsageError } from './errors.js';
+import { answerVaultPrompts, needsPrompt, type VaultFlags } from './vault-prompt.js';
 
 /** Options every command accepts, before or after the command name. */
 interface GlobalOpts {
@@ -50,7 +51,7 @@ function addVaultOptions(cmd: Command): Command {
   return cmd
     .option('--vault-id <id>', 'vault identity for Ansible, [LABEL@]FILE or [LABEL@]prompt (repeatable)', collect)
     .option('--vault-password-file <file>', 'vault password file for Ansible (repeatable)', collect)
-    .option('--ask-vault-pass', 'Ansible asks for the vault password on the terminal');
+    .option('--ask-vault-pass', 'ask for the vault password once (on a terminal, else one line of stdin)');
 }
 
 /** The vault flags; relative files are made absolute here, since Ansible runs in the project root. */
@@ -197,7 +198,16 @@ export function buildProgram(setCode: (code: number) => void): Command {
   const action =
     (fn: (...args: any[]) => Promise<number | void>) =>
     async (...args: any[]) => {
-      setCode((await fn(...args)) ?? 0);
+      // vault prompts are answered once here, for every Ansible process the command starts
+      const cmd = args[args.length - 1] as Command;
+      const flags = cmd.opts() as VaultFlags;
+      const asked = await answerVaultPrompts(flags);
+      try {
+        if (needsPrompt(flags)) for (const [key, value] of Object.entries(asked.flags)) cmd.setOptionValue(key, value);
+        setCode((await fn(...args)) ?? 0);
+      } finally {
+        asked.cleanup();
+      }
     };
 
   addPhaseOptions(addGlobalOptions(program.command('run')))

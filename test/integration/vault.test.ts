@@ -172,7 +172,7 @@ describe('hive commands with vaulted group_vars', () => {
     expect(hive(root, 'build-networks', '--vault-password-file', 'missing.pw').err).toContain('vault password file missing.pw does not exist');
   });
 
-  it('--ask-vault-pass prompts on the terminal and the run succeeds', () => {
+  it('--ask-vault-pass prompts once on the terminal, without echo, and the run succeeds', () => {
     const { root } = vaultProject();
     // hive on a pseudo-terminal, answering each "Vault password:" prompt as a user would
     const driver = `
@@ -200,9 +200,38 @@ sys.stdout.write(out.decode(errors='replace') + '\\nprompts=%d exit=%d\\n' % (an
     const r = spawnSync('python3', ['-c', driver, bin, PASSWORD], { cwd: root, encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('build-networks succeeded');
-    // ansible-inventory (hive reads group_vars), ansible (its inline !vault value), ansible-playbook
-    expect(r.stdout).toMatch(/prompts=3 exit=0/);
+    // hive asks once; its group_vars reader (ansible-inventory, ansible) and ansible-playbook all
+    // get the answer as a password file
+    expect(r.stdout).toMatch(/prompts=1 exit=0/);
     expect(r.stdout).not.toContain(PASSWORD);
+  });
+
+  it('without a terminal --ask-vault-pass and --vault-id LABEL@prompt read one line of stdin each; the files go when hive ends', () => {
+    const { root } = vaultProject();
+    const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('hive-askpass-')));
+    const r = spawnSync('node', [bin, 'build-networks', '--dry-run', '-T', 'hive-no-such-tag', '--json', '--vault-id', 'ops@prompt', '--ask-vault-pass'], {
+      cwd: root,
+      encoding: 'utf8',
+      input: `${PASSWORD}\n${PASSWORD}\n`,
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('Vault password (ops): Vault password: ');
+    const argv: string[] = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'phase_start').argv;
+    expect(argv).not.toContain('--ask-vault-pass');
+    expect(argv.join(' ')).toMatch(/--vault-id ops@\S*hive-askpass-\S*\/password-1 --vault-password-file \S*hive-askpass-\S*\/password-2/);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('hive-askpass-') && !before.has(n))).toEqual([]);
+  });
+
+  it('a wrong password from stdin is an error naming the file, exit 2', () => {
+    const { root } = vaultProject();
+    const r = spawnSync('node', [bin, 'build-networks', '--dry-run', '--ask-vault-pass'], { cwd: root, encoding: 'utf8', input: 'not-the-password\n', timeout: 120_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('group_vars/all.yml');
+    const empty = spawnSync('node', [bin, 'build-networks', '--dry-run', '--ask-vault-pass'], { cwd: root, encoding: 'utf8', input: '', timeout: 120_000 });
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toContain('no vault password given');
   });
 
   it('the other commands that run Ansible accept the flags', () => {
