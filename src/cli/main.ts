@@ -370,6 +370,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
       }),
     );
 
+  addGlobalOptions(program.command('status'))
+    .description('the site as it is now: hosts, swarm leader, services, volumes (exit 1 degraded, 3 no leader)')
+    .option('--json', 'print the status as JSON')
+    .action(
+      action(async (o: { json?: boolean }, cmd: Command) => {
+        const ctx = contextFor(globals(cmd));
+        const site = await loadSite(ctx);
+        const { siteStatus } = await import('../status/index.js');
+        return siteStatus(ctx, site, { json: !!o.json });
+      }),
+    );
+
   addGlobalOptions(program.command('versions'))
     .description('list the recorded image versions of a service (newest first)')
     .argument('<service>')
