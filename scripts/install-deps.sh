@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(docker.io ansible debootstrap drbd-utils sshpass openssh-client openssl curl
-  python3-docker python3-passlib python3-jmespath apt-cacher-ng ansible-lint python3-flake8 chromium)
+  python3-docker python3-passlib python3-jmespath apt-cacher-ng ansible-lint python3-flake8 chromium
+  bind9-dnsutils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

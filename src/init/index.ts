@@ -4,13 +4,36 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { installDir } from '../context.js';
 
 export interface InitOptions {
   provider: 'local';
   name: string;
   force?: boolean;
+  /** A sample site of inventories/<sample>/ instead of the plain local project. */
+  sample?: string;
+}
+
+export interface SampleInfo {
+  name: string;
+  /** The first line of the sample's README.md, without its "# name:" start. */
+  summary: string;
+}
+
+const samplesDir = () => join(installDir, 'inventories');
+
+/** The samples `hive init --sample` knows, with one line each. */
+export function listSamples(): SampleInfo[] {
+  if (!existsSync(samplesDir())) return [];
+  return readdirSync(samplesDir())
+    .filter((n) => existsSync(join(samplesDir(), n, 'inventory')))
+    .sort()
+    .map((name) => {
+      const readme = join(samplesDir(), name, 'README.md');
+      const first = existsSync(readme) ? readFileSync(readme, 'utf8').split('\n')[0]! : '';
+      return { name, summary: first.replace(/^#\s*/, '').replace(new RegExp(`^${name}:\\s*`), '') };
+    });
 }
 
 /** Bad arguments or files in the way: nothing was written (exit code 2). */
@@ -23,6 +46,12 @@ export class InitError extends Error {
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+/** The site name for a new project in `dir`: the folder's name when it is a valid one, else demo. */
+export function defaultSiteName(dir: string): string {
+  const base = basename(resolve(dir)).toLowerCase();
+  return NAME.test(base) && base.length <= 50 ? base : 'demo';
+}
 
 /** Template file names that npm would drop or rename when hive is packed. */
 const RENAMED: Record<string, string> = { gitignore: '.gitignore' };
@@ -102,7 +131,14 @@ export async function initProject(dir: string, opts: InitOptions): Promise<strin
   if (name.length + 'hive'.length >= 55) throw new InitError(`hive init: name "${name}" is too long (at most 50 characters)`);
 
   const root = resolve(dir);
-  const templates = join(installDir, 'templates', 'init', opts.provider);
+  let templates = join(installDir, 'templates', 'init', opts.provider);
+  if (opts.sample !== undefined) {
+    const known = listSamples().map((s) => s.name);
+    if (!known.includes(opts.sample)) {
+      throw new InitError(`hive init: no sample "${opts.sample}" (samples: ${known.join(', ') || 'none'}; hive init --list-samples describes them)`);
+    }
+    templates = join(samplesDir(), opts.sample);
+  }
   const cidr = pickCidr(name);
   const files = templateFiles(templates).map((rel) => {
     const parts = rel.split('/');

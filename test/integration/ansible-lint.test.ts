@@ -17,4 +17,14 @@ describe('ansible-lint', () => {
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr + r.stdout).toMatch(/Passed with production profile: 0 failure/);
   }, 600_000);
+
+  it("passes the production profile on the sample sites' roles (inventories/, hive init's own)", () => {
+    const r = spawnSync('ansible-lint', ['--profile', 'production', '--nocolor', 'inventories/gslb/roles', 'templates/init/local/roles'], {
+      cwd: repo,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/Passed with production profile: 0 failure/);
+  }, 600_000);
 });

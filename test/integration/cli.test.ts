@@ -140,6 +140,23 @@ services:
     expect(existsSync(join(dir, '.hive/private/allocations.yml'))).toBe(false);
   });
 
+  it('hive init --list-samples, then hive init --sample gslb demo writes a site named after its folder', () => {
+    const dir = project();
+    const list = hive(dir, 'init', '--list-samples');
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^gslb {2}\S.*PowerDNS/m);
+    const r = hive(dir, 'init', '--sample', 'gslb', 'demo');
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(dir, 'demo/inventory/hive.yml'), 'utf8')).toMatch(/^name: demo$/m);
+    const v = hive(join(dir, 'demo'), 'validate');
+    expect(v.code, v.err).toBe(0);
+    expect(v.out).toContain('stages private, staging, production; 3 services');
+    const again = hive(dir, 'init', '--sample', 'gslb', 'demo');
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('already exist');
+    expect(hive(dir, 'init', '--sample', 'nope', 'other').code).toBe(2);
+  });
+
   it('exits 3 naming the holder when another run holds the stage lock', () => {
     const dir = project({ 'inventory/hive.yml': goodHive, 'inventory/services.yml': goodServices });
     mkdirSync(join(dir, '.hive/private'), { recursive: true });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { initProject, pickCidr } from '../../src/init/index.js';
+import { defaultSiteName, initProject, listSamples, pickCidr } from '../../src/init/index.js';
+import { validateInventory } from '../../src/inventory/index.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -75,5 +76,48 @@ describe('pickCidr', () => {
     const next = pickCidr('demo', [prefix(first)]);
     expect(next).not.toBe(first);
     expect(pickCidr('demo', [prefix('172.30.0.0/16')])).toMatch(/^172\.29\./);
+  });
+});
+
+describe('hive init --sample', () => {
+  it('lists the samples of inventories/ with one line each', () => {
+    const samples = listSamples();
+    expect(samples.map((s) => s.name)).toContain('gslb');
+    const gslb = samples.find((s) => s.name === 'gslb')!;
+    expect(gslb.summary).toMatch(/PowerDNS/);
+    expect(gslb.summary).not.toMatch(/^#|^gslb:/);
+  });
+
+  it('writes the gslb sample: a valid site with a local private stage and aws staging and production', async () => {
+    const dir = tmp();
+    const written = (await initProject(dir, { provider: 'local', name: 'dnsdemo', sample: 'gslb' })).map((p) => relative(dir, p)).sort();
+    expect(written).toEqual(
+      expect.arrayContaining(['.gitignore', 'README.md', 'inventory/hive.yml', 'inventory/services.yml', 'inventory/group_vars/all.yml', 'roles/powerdns/files/gslb-pdns']),
+    );
+    for (const f of written) expect(readFileSync(join(dir, f), 'utf8'), f).not.toMatch(/__[A-Z]+__/);
+    const hive = parse(readFileSync(join(dir, 'inventory/hive.yml'), 'utf8'));
+    expect(hive.name).toBe('dnsdemo');
+    expect(Object.fromEntries(Object.entries(hive.stages).map(([k, v]) => [k, (v as { provider: string }).provider]))).toEqual({ private: 'local', staging: 'aws', production: 'aws' });
+    const services = parse(readFileSync(join(dir, 'inventory/services.yml'), 'utf8')).services;
+    expect(services.dns.ports).toEqual(expect.arrayContaining([expect.objectContaining({ published_port: 53, protocol: 'udp', mode: 'host' }), expect.objectContaining({ published_port: 53, protocol: 'tcp' })]));
+    expect(services.web).toMatchObject({ mode: 'global', ports: [expect.objectContaining({ published_port: 80 })] });
+    expect(services.pdns.initialize_roles).toEqual(['powerdns_zone']);
+    // secrets are generated, not written in the inventory
+    expect(readFileSync(join(dir, 'inventory/group_vars/all.yml'), 'utf8')).toMatch(/gslb_api_key: "\{\{ lookup\('ansible\.builtin\.password'/);
+    // every role the services name is in the project
+    for (const r of [services.web.image.roles, services.pdns.image.roles, services.pdns.initialize_roles].flat()) expect(existsSync(join(dir, 'roles', r, 'tasks', 'main.yml')), r).toBe(true);
+    // and the site reads without a problem, every stage
+    validateInventory(join(dir, 'inventory'));
+  });
+
+  it('refuses a sample it does not have, writing nothing', async () => {
+    const dir = tmp();
+    await expect(initProject(dir, { provider: 'local', name: 'demo', sample: 'nope' })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/no sample "nope" \(samples: .*gslb/) });
+    expect(existsSync(join(dir, 'inventory'))).toBe(false);
+  });
+
+  it('names the site after its folder', () => {
+    expect(defaultSiteName('/tmp/x/demo')).toBe('demo');
+    expect(defaultSiteName('/tmp/x/My_Site')).toBe('demo');
   });
 });
