@@ -106,7 +106,7 @@ async function hostFacts(sshConfig: string, h: HostFacts, volumes: StatusFacts['
   const info = sections.get('info')!;
   const swarm = info.rc === 0 ? jsonLines<SwarmInfo>(info.text)[0] : undefined;
   if (swarm) facts.swarm = swarm;
-  else facts.error = `docker info: ${info.text.trim() || 'no answer'}`;
+  else facts.error = info.rc === 124 || info.rc === null ? `docker info did not answer within ${COMMAND_TIMEOUT_S} s` : `docker info: ${info.text.trim() || `exit ${info.rc}`}`;
   const vols = sections.get('volumes');
   if (vols?.rc === 0) facts.volumes = Object.fromEntries(jsonLines<{ Name: string; Driver: string }>(vols.text).map((v) => [v.Name, v.Driver]));
   for (const v of drbdVolumes) {
@@ -161,9 +161,11 @@ export async function collectFacts(site: Site, stageName: string, sshConfig: str
   // managers that answered, the first hive first (it bootstrapped the swarm); the next one is
   // asked only when one could not be reached at all (no leader is the same answer everywhere)
   const first = stage.hosts.find((h) => h.isFirstHive)?.name;
-  const managers = hosts
-    .filter((h) => h.up && h.role === 'hive' && h.swarm?.LocalNodeState === 'active' && h.swarm.ControlAvailable)
-    .sort((a, b) => Number(b.name === first) - Number(a.name === first));
+  // (a hive whose docker info did not answer is asked too, last: without quorum docker info
+  // itself may hang, and node ls then says why)
+  const isManager = (h: HostFacts) => h.swarm?.LocalNodeState === 'active' && !!h.swarm.ControlAvailable;
+  const rank = (h: HostFacts) => (isManager(h) ? 0 : 2) + (h.name === first ? 0 : 1);
+  const managers = hosts.filter((h) => h.up && h.role === 'hive' && (isManager(h) || !h.swarm)).sort((a, b) => rank(a) - rank(b));
   let manager: ManagerFacts | null = null;
   for (const h of managers) {
     const { reached, ...facts } = await managerFacts(sshConfig, h.name, services);

@@ -100,7 +100,9 @@ export function evaluate(facts: StatusFacts): { report: StatusReport; exitCode: 
       // without the node list: what the host says of itself
       const active = h.swarm?.LocalNodeState === 'active';
       swarm = { role: active ? (h.swarm?.ControlAvailable ? 'manager' : 'worker') : null, status: null, availability: null, leader: false, reachability: null };
-      if (h.role === 'hive' && h.up && !active) problems.push(`hive ${h.name} is not in the swarm (${h.swarm?.LocalNodeState ?? 'docker did not answer'})`);
+      if (h.role === 'hive' && h.up && !h.swarm) problems.push(`hive ${h.name}: ${h.error ?? 'docker did not answer'}`);
+      else if (h.role === 'hive' && h.up && h.swarm?.LocalNodeState === 'pending') problems.push(`hive ${h.name} is (re)joining the swarm (pending)`);
+      else if (h.role === 'hive' && h.up && !active) problems.push(`hive ${h.name} is not in the swarm (${h.swarm?.LocalNodeState})`);
       else if (h.role === 'hive' && h.up && ok) problems.push(`hive ${h.name} is not in the swarm's node list`);
     }
     return { name: h.name, address: h.address, role: h.role, up: h.up, swarm };

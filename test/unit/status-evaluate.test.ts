@@ -128,6 +128,16 @@ describe('hive status evaluation', () => {
     expect(report.services.map((s) => s.running)).toEqual([null, null]);
   });
 
+  it('a hive whose docker does not answer is named with the reason (degraded)', () => {
+    const f = healthy();
+    f.hosts[1] = { ...f.hosts[1], swarm: undefined, error: 'docker info did not answer within 10 s' };
+    f.manager!.nodes.splice(1, 1);
+    const { report, exitCode } = evaluate(f);
+    expect(exitCode).toBe(1);
+    expect(report.problems).toEqual(['hive p-hive1.demo: docker info did not answer within 10 s']);
+    expect(report.hosts[1]).toMatchObject({ up: true, swarm: { role: null, leader: false } });
+  });
+
   it('no manager reachable at all: exit 3', () => {
     const f = healthy();
     f.hosts = f.hosts.map((h) => (h.role === 'hive' ? { ...h, up: false, swarm: undefined } : h));
