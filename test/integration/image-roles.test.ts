@@ -16,7 +16,7 @@
 // on this machine, HIVE_APT_PROXY), else straight from the mirror. The containers carry the label
 // hive.site=e2e-image-roles and are recorded like an e2e site, so a killed run's leftovers are
 // removed by the next run's global setup.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -215,7 +215,15 @@ describe.skipIf(skipReason !== undefined)('built-in image roles in containers', 
     mkdirSync(REGISTRY, { recursive: true });
     writeFileSync(join(REGISTRY, `${SITE_LABEL}.json`), JSON.stringify({ name: SITE_LABEL, dir: '', owner: Number(process.env.HIVE_E2E_OWNER ?? process.pid) }));
 
-    gateway = (await docker(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}} {{end}}'])).trim().split(/\s+/)[0];
+    // docker's default bridge: its IPAM config names the gateway on some engines only (Debian's
+    // 20.10 gives just the subnet); the bridge interface's own address is the gateway anyway
+    gateway = (await docker(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}} {{end}}'])).trim().split(/\s+/)[0] ?? '';
+    if (!gateway) {
+      const bridge = (await docker(['network', 'inspect', 'bridge', '--format', '{{index .Options "com.docker.network.bridge.name"}}'])).trim() || 'docker0';
+      const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' });
+      gateway = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(addr)?.[1] ?? '';
+    }
+    if (!gateway) throw new Error('no address of docker\'s default bridge: the containers have nothing to send logs to');
     const mirrors = machineDebianMirrors();
     const { proxy } = await resolveAptProxy(gateway, `${mirrors.mirror}/dists/${SUITE}/Release`);
 
@@ -392,8 +400,9 @@ describe.skipIf(skipReason !== undefined)('built-in image roles in containers', 
       const deadline = Date.now() + 20_000;
       while (!received.some((m) => m.includes(`hello ${marker}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       const mine = received.filter((m) => m.includes(marker));
+      const why = mine.length ? '' : (await sh(standalone, 'systemctl status rsyslog --no-pager -l 2>&1 | tail -20; cat /etc/rsyslog.d/*.conf; ls -la /dev/log /run/systemd/journal/ 2>&1')).stdout;
       // RFC 5424: <PRI>1 TIME HOST APP-NAME ...; local0 (16) * 8 + warning (4) = 132
-      expect(mine).toEqual([expect.stringMatching(new RegExp(`^<132>1 \\S+ image-web web - - - app: hello ${marker}$`))]);
+      expect(mine, `received ${JSON.stringify(received.slice(-5))}\n${why}`).toEqual([expect.stringMatching(new RegExp(`^<132>1 \\S+ image-web web - - - app: hello ${marker}$`))]);
     });
 
     it('changes nothing when applied again', async () => {
