@@ -1,10 +1,10 @@
 // Command-line wiring only: parse options, resolve the context, call the module that does the
 // work, map errors to exit codes. Heavy modules are imported lazily so `hive inventory --list`
 // and `hive --help` start fast.
-import { existsSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { makeContext, type HiveContext } from '../context.js';
+import { installDir, makeContext, type HiveContext } from '../context.js';
 import { PHASES, STAGES, type PhaseName, type Site, type StageName } from '../model/site.js';
 import { readSettings, resolveStage } from '../state/settings.js';
 import { confirmDestroy } from './consent.js';
@@ -188,10 +188,19 @@ async function runOnePhase(phaseName: string, cmd: Command): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
+/** The version of this hive, from its package.json (one place to bump it). */
+function hiveVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(installDir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function buildProgram(setCode: (code: number) => void): Command {
   const program = addGlobalOptions(new Command('hive'))
     .description('Build and run a multi-server docker swarm site from one inventory.')
-    .version('0.1.0', '--version')
+    .version(hiveVersion(), '--version')
     .showHelpAfterError('(hive --help lists the commands; hive COMMAND --help its options)')
     .enablePositionalOptions(false);
 

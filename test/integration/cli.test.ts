@@ -54,6 +54,12 @@ describe('hive command line', () => {
     }
   });
 
+  it('--version prints the version of package.json', () => {
+    const r = hive(repo, '--version');
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version);
+  });
+
   it('validates hive-builder\'s pdns example unchanged and exits 0', () => {
     const dir = project();
     const r = hive(dir, 'validate', '-i', pdns);
