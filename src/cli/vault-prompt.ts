@@ -41,8 +41,9 @@ export async function answerVaultPrompts(
   if (!needsPrompt(flags)) return { flags, cleanup: () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'hive-askpass-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  const onSignal = () => cleanup();
-  process.once('exit', onSignal);
+  // also on an exit that skips the caller's cleanup (a phase stopped by Ctrl-C ends orderly)
+  const onExit = () => cleanup();
+  process.once('exit', onExit);
   const ask = lineAsker(io);
   let n = 0;
   const store = async (label: string | undefined) => {
@@ -69,13 +70,13 @@ export async function answerVaultPrompts(
     return {
       flags: { ...out, askVaultPass: false },
       cleanup: () => {
-        process.removeListener('exit', onSignal);
+        process.removeListener('exit', onExit);
         cleanup();
       },
     };
   } catch (err) {
     ask.close();
-    process.removeListener('exit', onSignal);
+    process.removeListener('exit', onExit);
     cleanup();
     throw err;
   }

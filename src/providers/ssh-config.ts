@@ -2,7 +2,7 @@
 // (`ssh_args -F`) and `hive ssh`. One writer for every provider (local, prepared, aws).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeStateFile } from '../state/files.js';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 export interface SshHostEntry {
   /** Inventory host name, the `Host` alias. */

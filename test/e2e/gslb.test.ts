@@ -42,12 +42,11 @@ async function eventually(seconds: number, check: () => Promise<boolean>): Promi
 const sorted = (xs: string[]) => [...xs].sort();
 const ipsOf = (hosts: LocalSite['hosts']) => sorted(hosts.map((h) => h.ip));
 
-/** The host container of a server (the local provider names containers after the hosts). */
+/** The host container of a server: the local provider names it after the host. */
 async function containerOf(host: string): Promise<string> {
   const names = (await dockerOut(['ps', '-a', '--filter', `label=hive.site=${site.name}`, '--format', '{{.Names}}'])).split('\n');
-  const name = names.find((n) => n === host || n.startsWith(`${host.split('.')[0]}.`) || n.startsWith(`${host}`));
-  if (!name) throw new Error(`no host container for ${host} among ${names.join(', ')}`);
-  return name;
+  if (!names.includes(host)) throw new Error(`no host container ${host} among ${names.join(', ')}`);
+  return host;
 }
 
 async function stopHost(host: string): Promise<void> {
