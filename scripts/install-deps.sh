@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(docker.io ansible debootstrap drbd-utils sshpass openssh-client openssl curl
   python3-docker python3-passlib python3-jmespath apt-cacher-ng ansible-lint python3-flake8 chromium
-  bind9-dnsutils)
+  bind9-dnsutils qemu-system-x86 qemu-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
