@@ -1,0 +1,358 @@
+// hive-volume-driver (roles/volume_driver): the real daemon on a temporary socket, talked to
+// with docker's volume plugin protocol over the unix socket. drbdadm, drbdsetup, docker, mount
+// and umount are fakes first in PATH that record their calls and answer from files each test
+// writes: this checks the driver's decisions (when it promotes, mounts, demotes); real DRBD is
+// exercised in the VM tests.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DRIVER = join(repo, 'roles/volume_driver/files/hive-volume-driver');
+// the hosts run it with Debian's python3; any python3 does (standard library only)
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+
+// One script for every fake: `<cmd> <first arg> ...` answers from <answers>/<cmd>-<first arg>.{sleep,out,err,rc}.
+const FAKE = (answers: string) => `#!/bin/sh
+cmd=$(basename "$0")
+echo "$cmd $*" >> "${answers}/calls.log"
+key="${answers}/$cmd-$(printf %s "$1" | tr / _)"
+if [ -f "$key.sleep" ]; then sleep "$(cat "$key.sleep")"; fi
+if [ -f "$key.out" ]; then cat "$key.out"; fi
+if [ -f "$key.err" ]; then cat "$key.err" >&2; fi
+if [ -f "$key.rc" ]; then exit "$(cat "$key.rc")"; fi
+exit 0
+`;
+
+const RES = `resource "vol1" {
+  on hive0 {
+    node-id 0;
+    address 192.168.0.10:7007;
+    device minor 7;
+    disk /dev/drbdvg/vol1;
+    meta-disk internal;
+  }
+}
+`;
+
+const SWARM_OK = JSON.stringify({ NodeID: 'n0', LocalNodeState: 'active', ControlAvailable: true, Error: '', Nodes: 3, Managers: 3 });
+
+/** `drbdadm status vol1` as DRBD 9 prints it: local role and disk, then peer hive2. */
+function status9({ disk = 'UpToDate', peerRole = 'Secondary', peerConnection = 'Connected' } = {}): string {
+  const peer =
+    peerConnection === 'Connected' ? `  hive2 role:${peerRole}\n    peer-disk:UpToDate\n` : `  hive2 connection:${peerConnection}\n`;
+  return `vol1 role:Secondary\n  disk:${disk}\n${peer}`;
+}
+
+interface Reply {
+  status: number;
+  type: string | undefined;
+  body: Record<string, any>;
+}
+
+function call(socketPath: string, endpoint: string, body: unknown = {}): Promise<Reply> {
+  return new Promise((resolvePromise, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(
+      {
+        socketPath,
+        path: endpoint,
+        method: 'POST',
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => {
+          try {
+            resolvePromise({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: JSON.parse(text) });
+          } catch (e) {
+            reject(new Error(`${endpoint}: not JSON: ${text}`));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+let dir: string;
+let answers: string;
+let bin: string;
+let configDir: string;
+let mountBase: string;
+let socketPath: string;
+let daemon: ChildProcess | undefined;
+let daemonLog = '';
+
+/** Answers of the fakes: what `drbdadm status`, `docker info`, ... print or exit with. */
+function answer(key: string, what: { out?: string; err?: string; rc?: number; sleep?: number }): void {
+  for (const [ext, value] of Object.entries(what)) {
+    if (value !== undefined) writeFileSync(join(answers, `${key}.${ext}`), String(value));
+  }
+}
+
+function calls(): string[] {
+  const log = join(answers, 'calls.log');
+  return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
+}
+
+const driverArgs = () => [
+  DRIVER,
+  '--socket',
+  socketPath,
+  '--mount-base',
+  mountBase,
+  '--config-dir',
+  configDir,
+  '--quorum-timeout',
+  '1',
+];
+const env = () => ({ ...process.env, HIVE_VOLUME_DRIVER_BIN_DIR: bin });
+
+async function startDaemon(): Promise<void> {
+  daemonLog = '';
+  const child = spawn(PYTHON, driverArgs(), { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (chunk) => (daemonLog += chunk));
+  daemon = child;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`the driver exited: ${daemonLog}`);
+    if (existsSync(socketPath)) {
+      try {
+        await call(socketPath, '/Plugin.Activate');
+        return;
+      } catch {
+        // not accepting yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the driver did not listen on ${socketPath}: ${daemonLog}`);
+}
+
+async function stopDaemon(): Promise<void> {
+  const child = daemon;
+  daemon = undefined;
+  if (!child || child.exitCode !== null) return;
+  await new Promise<void>((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGTERM');
+  });
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hive-volume-driver-'));
+  answers = join(dir, 'answers');
+  bin = join(dir, 'bin');
+  configDir = join(dir, 'drbd.d');
+  mountBase = join(dir, 'run/hive-volumes');
+  socketPath = join(dir, 'plugins/hive.sock');
+  for (const d of [answers, bin, configDir]) mkdirSync(d, { recursive: true });
+  for (const cmd of ['drbdadm', 'drbdsetup', 'docker', 'mount', 'umount']) {
+    writeFileSync(join(bin, cmd), FAKE(answers), { mode: 0o755 });
+  }
+  writeFileSync(join(configDir, 'vol1.res'), RES);
+  writeFileSync(join(configDir, 'global_common.conf'), 'global { usage-count no; }\n');
+  // a safe world: DRBD 9 status with a Secondary peer, an active manager with quorum
+  answer('drbdadm-status', { out: status9() });
+  answer('drbdadm-sh-dev', { out: '/dev/drbd7\n' });
+  answer('drbdsetup-status', { rc: 10, err: 'fake drbdsetup: not used unless drbdadm status fails' });
+  answer('docker-info', { out: SWARM_OK + '\n' });
+  answer('docker-node', { out: 'n0\nn1\nn2\n' });
+  await startDaemon();
+});
+
+afterEach(async () => {
+  await stopDaemon();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const mountpoint = () => join(mountBase, 'vol1');
+const promotions = () => calls().filter((c) => c === 'drbdadm primary vol1');
+
+describe('hive-volume-driver: the plugin protocol', () => {
+  it('activates as a VolumeDriver, global scope, with the plugin content type', async () => {
+    const act = await call(socketPath, '/Plugin.Activate');
+    expect(act.status).toBe(200);
+    expect(act.type).toBe(CONTENT_TYPE);
+    expect(act.body).toEqual({ Implements: ['VolumeDriver'] });
+    const caps = await call(socketPath, '/VolumeDriver.Capabilities');
+    expect(caps.body).toEqual({ Capabilities: { Scope: 'global' } });
+  });
+
+  it('refuses to create a volume that has no DRBD resource file, accepts a known one', async () => {
+    const unknown = await call(socketPath, '/VolumeDriver.Create', { Name: 'nope', Opts: {} });
+    expect(unknown.body.Err).toMatch(/no DRBD volume 'nope'/);
+    expect(unknown.body.Err).toMatch(/build-volumes/);
+    const known = await call(socketPath, '/VolumeDriver.Create', { Name: 'vol1', Opts: {} });
+    expect(known.body.Err).toBe('');
+  });
+
+  it('lists and gets the volumes of the resource files, unmounted', async () => {
+    const list = await call(socketPath, '/VolumeDriver.List');
+    expect(list.body).toEqual({ Volumes: [{ Name: 'vol1', Mountpoint: '' }], Err: '' });
+    const get = await call(socketPath, '/VolumeDriver.Get', { Name: 'vol1' });
+    expect(get.body.Volume).toMatchObject({ Name: 'vol1', Mountpoint: '' });
+    expect((await call(socketPath, '/VolumeDriver.Get', { Name: 'nope' })).body.Err).toMatch(/no DRBD volume/);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body).toEqual({ Mountpoint: '', Err: '' });
+  });
+});
+
+describe('hive-volume-driver: Mount refuses to promote when it is not safe', () => {
+  it('refuses when a peer is Primary, and runs no drbdadm primary', async () => {
+    answer('drbdadm-status', { out: status9({ peerRole: 'Primary' }) });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/^hive: not promoting vol1 on \S+: peer hive2 is Primary$/);
+    expect(r.body.Mountpoint ?? '').toBe('');
+    expect(promotions()).toEqual([]);
+    expect(calls().filter((c) => c.startsWith('mount '))).toEqual([]);
+    expect(daemonLog).toMatch(/mount vol1 id=a: not promoting: peer hive2 is Primary/);
+  });
+
+  it('refuses when the swarm has no quorum (docker node ls fails)', async () => {
+    answer('docker-node', { rc: 1, err: 'Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader.' });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/^hive: not promoting vol1 on \S+: swarm has no quorum: docker node ls failed: .*does not have a leader/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('refuses when docker node ls hangs past the timeout, and answers in time', async () => {
+    answer('docker-node', { sleep: 20 });
+    const started = Date.now();
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/swarm has no quorum: docker node ls did not answer within 1s/);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('refuses on a swarm worker (no control: it cannot see the quorum)', async () => {
+    answer('docker-info', { out: JSON.stringify({ LocalNodeState: 'active', ControlAvailable: false }) });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/not a swarm manager/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('refuses when the local disk is Outdated', async () => {
+    answer('drbdadm-status', { out: status9({ disk: 'Outdated' }) });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/^hive: not promoting vol1 on \S+: local disk is Outdated, not UpToDate$/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('refuses a disconnected peer when the local disk is Inconsistent', async () => {
+    answer('drbdadm-status', { out: status9({ disk: 'Inconsistent', peerConnection: 'Connecting' }) });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/local disk is Inconsistent/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('reads DRBD 8.4 roles (drbdadm role: Secondary/Primary) when drbdadm status fails', async () => {
+    answer('drbdadm-status', { rc: 10, err: 'status: unknown command' });
+    answer('drbdadm-role', { out: 'Secondary/Primary\n' });
+    answer('drbdadm-dstate', { out: 'UpToDate/UpToDate\n' });
+    answer('drbdadm-cstate', { out: 'Connected\n' });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/not promoting vol1 on \S+: peer peer is Primary/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('refuses to mount a volume without a resource file', async () => {
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'nope', ID: 'a' });
+    expect(r.body.Err).toMatch(/no DRBD volume 'nope'/);
+    expect(calls()).toEqual([]);
+  });
+});
+
+describe('hive-volume-driver: Mount and Unmount when it is safe', () => {
+  it('promotes, then mounts the device, and returns the mountpoint', async () => {
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body).toEqual({ Mountpoint: mountpoint(), Err: '' });
+    const log = calls();
+    const primary = log.indexOf('drbdadm primary vol1');
+    const mount = log.indexOf(`mount /dev/drbd7 ${mountpoint()}`);
+    expect(primary).toBeGreaterThanOrEqual(0);
+    expect(mount).toBeGreaterThan(primary);
+    // the checks came before the promotion
+    expect(log.indexOf('docker node ls --quiet')).toBeLessThan(primary);
+    expect(existsSync(mountpoint())).toBe(true);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe(mountpoint());
+  });
+
+  it('promotes with a disconnected peer when the local disk is UpToDate', async () => {
+    answer('drbdadm-status', { out: status9({ peerConnection: 'Connecting' }) });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body).toEqual({ Mountpoint: mountpoint(), Err: '' });
+    expect(promotions()).toHaveLength(1);
+  });
+
+  it('a second mount ID adds a user without a second promotion; only the last Unmount unmounts and demotes', async () => {
+    await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    const second = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'b' });
+    expect(second.body).toEqual({ Mountpoint: mountpoint(), Err: '' });
+    expect(promotions()).toHaveLength(1);
+    expect(calls().filter((c) => c.startsWith('mount '))).toHaveLength(1);
+
+    const before = calls().length;
+    expect((await call(socketPath, '/VolumeDriver.Unmount', { Name: 'vol1', ID: 'a' })).body).toEqual({ Err: '' });
+    expect(calls().slice(before)).toEqual([]);
+
+    expect((await call(socketPath, '/VolumeDriver.Unmount', { Name: 'vol1', ID: 'b' })).body).toEqual({ Err: '' });
+    expect(calls().slice(before)).toEqual([`umount ${mountpoint()}`, 'drbdadm secondary vol1']);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
+  });
+
+  it('keeps the mount IDs over a restart of the daemon', async () => {
+    await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    await stopDaemon();
+    await startDaemon();
+    expect((await call(socketPath, '/VolumeDriver.Get', { Name: 'vol1' })).body.Volume.Mountpoint).toBe(mountpoint());
+    await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'b' });
+    expect(promotions()).toHaveLength(1);
+    await call(socketPath, '/VolumeDriver.Unmount', { Name: 'vol1', ID: 'a' });
+    await call(socketPath, '/VolumeDriver.Unmount', { Name: 'vol1', ID: 'b' });
+    expect(calls().slice(-2)).toEqual([`umount ${mountpoint()}`, 'drbdadm secondary vol1']);
+  });
+
+  it('demotes again when the mount fails, and says why', async () => {
+    answer(`mount-_dev_drbd7`, { rc: 32, err: 'mount: wrong fs type, bad option, bad superblock on /dev/drbd7' });
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(/mounting \/dev\/drbd7 on \S+ failed: mount: wrong fs type/);
+    expect(calls().slice(-2)).toEqual([`mount /dev/drbd7 ${mountpoint()}`, 'drbdadm secondary vol1']);
+  });
+
+  it('takes the device from the resource file when drbdadm sh-dev does not answer', async () => {
+    answer('drbdadm-sh-dev', { rc: 1 });
+    writeFileSync(join(answers, 'drbdadm-sh-dev.out'), '');
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toBe('');
+    expect(calls()).toContain(`mount /dev/drbd7 ${mountpoint()}`);
+  });
+});
+
+describe('hive-volume-driver --check', () => {
+  const check = () => spawnSync(PYTHON, [...driverArgs(), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+
+  it('prints a safe decision as JSON and exits 0', () => {
+    const r = check();
+    expect(r.status, r.stderr).toBe(0);
+    const decision = JSON.parse(r.stdout);
+    expect(decision).toMatchObject({ resource: 'vol1', safe: true, disks: ['UpToDate'] });
+    expect(decision.peers).toEqual([{ name: 'hive2', connection: 'Connected', role: 'Secondary', disks: ['UpToDate'] }]);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('prints the reason and exits 1 when a peer is Primary', () => {
+    answer('drbdadm-status', { out: status9({ peerRole: 'Primary' }) });
+    const r = check();
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ resource: 'vol1', safe: false, reason: 'peer hive2 is Primary' });
+  });
+});
