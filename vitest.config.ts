@@ -5,6 +5,8 @@ import { SiteSequencer } from './test/e2e/sequencer.js';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // the VM tier has its own config (vitest.vm.config.ts, npm run test:vm)
+    exclude: ['test/vm/**', '**/node_modules/**'],
     fileParallelism: false,
     // gives e2e suites a folder for the run's shared site and removes the site at the end;
     // builds nothing unless an e2e suite asks for the site

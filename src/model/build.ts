@@ -237,6 +237,21 @@ export function buildSite(hiveDoc: SourceDoc, serviceDocs: SourceDoc[], opts: Bu
     }
   }
 
+  // Where a drbd volume's replicas go on the allocation stage: the pair of disk nodes (used when
+  // the hives run DRBD 8.4) and the stage-wide node-ids (DRBD 9), both kept once chosen.
+  const allocationHives = opts.allocationStage ? (stages[opts.allocationStage]?.hosts ?? []).filter((h) => h.isHive).map((h) => h.name) : [];
+  const drbdPlacement = (source: string, diskless: unknown): Record<string, unknown> => {
+    if (allocationHives.length === 0) return {};
+    const without = Array.isArray(diskless) ? diskless.filter((d): d is string => typeof d === 'string') : [];
+    const nodeIds: Record<string, number> = {};
+    for (const h of allocationHives) {
+      const id = allocator.nodeIdFor(h);
+      if (id !== null) nodeIds[h] = id;
+    }
+    const pair = allocator.diskNodesFor(source, allocationHives, without);
+    return { node_ids: nodeIds, ...(pair ? { disk_nodes: pair } : {}) };
+  };
+
   const services: Service[] = [];
   const images: ImageBuild[] = [];
   const volumes = new Map<string, Volume>();
@@ -279,7 +294,7 @@ export function buildSite(hiveDoc: SourceDoc, serviceDocs: SourceDoc[], opts: Bu
               report(doc, [...servicePath, 'volumes', i, 'drbd'], `no free DRBD minor (1-255) left for volume ${show(volume.source)} in ${storeName}`);
               id = 0;
             }
-            definition = { name: volume.source, drbd: { ...volume.drbd, device_id: id } };
+            definition = { name: volume.source, drbd: { ...volume.drbd, device_id: id, ...drbdPlacement(volume.source, volume.drbd.diskless) } };
             if (Array.isArray(volume.drbd.available_on)) volumeStages = serviceStages({ available_on: volume.drbd.available_on }, null);
           } else if (volume.nfs !== undefined) {
             kind = 'nfs';

@@ -44,7 +44,12 @@ export function stageConfig(site: Site, stage: StageName): object {
     networks: on(site.networks).map((n) => ({ name: n.name, vars: n.vars })),
     allocations:
       site.allocationStage === stage
-        ? { drbd_minors: site.allocations.drbdMinors, published_ports: site.allocations.publishedPorts }
+        ? {
+            drbd_minors: site.allocations.drbdMinors,
+            published_ports: site.allocations.publishedPorts,
+            drbd_disk_nodes: site.allocations.drbdDiskNodes,
+            drbd_node_ids: site.allocations.drbdNodeIds,
+          }
         : 'provisional (read without a stage)',
   }, knownSecrets(site, stage));
 }

@@ -1,3 +1,4 @@
+import type { StageAllocations } from '../state/allocations.js';
 // The Site model: pure data, every default resolved. Built once from the validated inventory
 // (src/model/build.ts) and only read afterwards: renderers, providers and the runner never
 // go back to the YAML.
@@ -144,7 +145,7 @@ export interface Site {
    */
   allocationStage?: StageName;
   /** The allocations used (those of allocationStage). */
-  allocations: { drbdMinors: Record<string, number>; publishedPorts: Record<string, number> };
+  allocations: StageAllocations;
   /** Something was allocated that allocations.yml does not hold yet (saved by a run, not by reading). */
   allocationsChanged?: boolean;
 }

@@ -13,16 +13,22 @@ import type { StageName } from '../model/site.js';
 
 export const DRBD_MINORS = { first: 1, last: 255 } as const;
 export const AUTO_PORTS = { first: 61001, last: 65534 } as const;
+/** DRBD 9 node-ids (the kernel module's limit is 32 nodes per resource). */
+export const DRBD_NODE_IDS = { first: 0, last: 31 } as const;
 
 export interface StageAllocations {
   /** volume source → DRBD minor */
   drbdMinors: Record<string, number>;
   /** `<service><target_port>` → published port */
   publishedPorts: Record<string, number>;
+  /** volume source → the two hives of its DRBD 8.4 mirror */
+  drbdDiskNodes: Record<string, string[]>;
+  /** hive → its DRBD 9 node-id (one per hive for every resource of the stage) */
+  drbdNodeIds: Record<string, number>;
 }
 
 export function emptyAllocations(): StageAllocations {
-  return { drbdMinors: {}, publishedPorts: {} };
+  return { drbdMinors: {}, publishedPorts: {}, drbdDiskNodes: {}, drbdNodeIds: {} };
 }
 
 export function allocationsPath(hiveDir: string, stage: StageName): string {
@@ -55,7 +61,7 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
     data = (isMap(doc.contents) ? doc.toJS() : {}) as Record<string, unknown>;
   }
   const out = emptyAllocations();
-  const take = (key: 'drbd_minors' | 'published_ports', into: Record<string, number>, range: { first: number; last: number }) => {
+  const take = (key: 'drbd_minors' | 'published_ports' | 'drbd_node_ids', into: Record<string, number>, range: { first: number; last: number }) => {
     const value = data[key];
     if (value === undefined || value === null) return;
     if (typeof value !== 'object' || Array.isArray(value)) {
@@ -72,6 +78,20 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
   };
   take('drbd_minors', out.drbdMinors, DRBD_MINORS);
   take('published_ports', out.publishedPorts, AUTO_PORTS);
+  take('drbd_node_ids', out.drbdNodeIds, DRBD_NODE_IDS);
+  const pairs = data.drbd_disk_nodes;
+  if (pairs !== undefined && pairs !== null) {
+    if (typeof pairs !== 'object' || Array.isArray(pairs)) problems.push({ file, line: 1, key: 'drbd_disk_nodes', message: 'must be a mapping' });
+    else {
+      for (const [name, nodes] of Object.entries(pairs)) {
+        if (!Array.isArray(nodes) || nodes.length !== 2 || !nodes.every((n) => typeof n === 'string' && n !== '') || nodes[0] === nodes[1]) {
+          problems.push({ file, line: 1, key: `drbd_disk_nodes.${name}`, message: 'must be a list of two different host names' });
+          continue;
+        }
+        out.drbdDiskNodes[name] = [...nodes] as string[];
+      }
+    }
+  }
   if (problems.length) throw new InventoryError(problems);
   return out;
 }
@@ -82,9 +102,12 @@ export function writeAllocations(hiveDir: string, stage: StageName, allocations:
   const body = yamlLib().stringify({
     drbd_minors: allocations.drbdMinors,
     published_ports: allocations.publishedPorts,
+    drbd_disk_nodes: allocations.drbdDiskNodes,
+    drbd_node_ids: allocations.drbdNodeIds,
   });
   const text =
-    '# Written by hive: DRBD minors per volume and automatically published ports per <service><target_port>.\n' +
+    '# Written by hive: DRBD minors per volume, automatically published ports per <service><target_port>,\n' +
+    '# the two disk nodes per volume (used where the hives run DRBD 8.4) and DRBD 9 node-ids per hive.\n' +
     '# Entries are never renumbered. Remove one only when its volume or port is gone for good.\n' +
     body;
   writeStateFile(path, text);
@@ -98,7 +121,12 @@ export class Allocator {
   private usedPorts = new Set<number>();
 
   constructor(initial: StageAllocations) {
-    this.state = { drbdMinors: { ...initial.drbdMinors }, publishedPorts: { ...initial.publishedPorts } };
+    this.state = {
+      drbdMinors: { ...initial.drbdMinors },
+      publishedPorts: { ...initial.publishedPorts },
+      drbdDiskNodes: Object.fromEntries(Object.entries(initial.drbdDiskNodes ?? {}).map(([k, v]) => [k, [...v]])),
+      drbdNodeIds: { ...(initial.drbdNodeIds ?? {}) },
+    };
     for (const n of Object.values(this.state.drbdMinors)) this.usedMinors.add(n);
     for (const n of Object.values(this.state.publishedPorts)) this.usedPorts.add(n);
   }
@@ -129,6 +157,45 @@ export class Allocator {
       if (this.usedMinors.has(n)) continue;
       this.state.drbdMinors[source] = n;
       this.usedMinors.add(n);
+      this.changed = true;
+      return n;
+    }
+    return null;
+  }
+
+  /**
+   * The two disk nodes of a volume's DRBD 8.4 mirror: the stored pair while both are still hives
+   * with a disk, else (for a new volume, or to replace a node that is gone) the eligible hives
+   * carrying the fewest pairs, in hive order. Null when fewer than two hives can hold a disk.
+   */
+  diskNodesFor(source: string, hives: string[], diskless: string[]): string[] | null {
+    const eligible = hives.filter((h) => !diskless.includes(h) && !diskless.includes(h.split('.')[0]!));
+    const stored = (this.state.drbdDiskNodes[source] ?? []).filter((h) => eligible.includes(h));
+    if (stored.length === 2) return stored;
+    if (eligible.length < 2) return null;
+    const load = new Map(eligible.map((h) => [h, 0]));
+    for (const [volume, pair] of Object.entries(this.state.drbdDiskNodes)) {
+      if (volume === source) continue;
+      for (const h of pair) if (load.has(h)) load.set(h, load.get(h)! + 1);
+    }
+    const pick = [...stored];
+    for (const h of [...eligible].sort((a, b) => load.get(a)! - load.get(b)!)) {
+      if (pick.length === 2) break;
+      if (!pick.includes(h)) pick.push(h);
+    }
+    this.state.drbdDiskNodes[source] = pick;
+    this.changed = true;
+    return pick;
+  }
+
+  /** A hive's DRBD 9 node-id: stored, or the lowest free one (null when 0..31 are all taken). */
+  nodeIdFor(host: string): number | null {
+    const stored = this.state.drbdNodeIds[host];
+    if (stored !== undefined) return stored;
+    const used = new Set(Object.values(this.state.drbdNodeIds));
+    for (let n = DRBD_NODE_IDS.first; n <= DRBD_NODE_IDS.last; n++) {
+      if (used.has(n)) continue;
+      this.state.drbdNodeIds[host] = n;
       this.changed = true;
       return n;
     }

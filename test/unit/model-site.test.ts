@@ -129,7 +129,15 @@ describe('hive-builder example pdns (spec §2.6)', () => {
     expect(vars.image_configure).toMatchObject({ hive_entrypoint: ['/usr/local/bin/python'], hive_command: ['/usr/sbin/proxy-configure'] });
     expect(vars.volume_pdnsdb_data!.hive_volume).toEqual({
       name: 'pdnsdb_data',
-      drbd: { size: '500M', fstype: 'xfs', available_on: ['production', 'staging'], device_id: 1 },
+      drbd: {
+        size: '500M',
+        fstype: 'xfs',
+        available_on: ['production', 'staging'],
+        device_id: 1,
+        // the pair used where the hives run DRBD 8.4, and the stage's DRBD 9 node-ids
+        disk_nodes: ['hive0.pdns', 'hive1.pdns'],
+        node_ids: { 'hive0.pdns': 0, 'hive1.pdns': 1, 'hive2.pdns': 2 },
+      },
     });
     expect(vars.configure!.hive_labels).toEqual({ HIVE_MARK: 'proxy_config' });
     expect(vars.certbot!.hive_backup_scripts).toEqual([{ name: 'certificates', directory: '/etc/letsencrypt', cleanup_days_before: 3 }]);

@@ -173,9 +173,13 @@ export class VmBed {
       '-drive', `file=${vm.disk},if=virtio,format=qcow2,cache=unsafe`,
       // the DRBD backing disk: writes reach the file before the guest sees them complete
       '-drive', `file=${vm.dataDisk},if=virtio,format=qcow2,cache=writethrough`,
+      // entropy from this machine: without it the guest's first ssh-keygen waits for minutes
+      '-object', 'rng-random,filename=/dev/urandom,id=rng', '-device', 'virtio-rng-pci,rng=rng',
       '-netdev', `tap,id=lan,ifname=${vm.tap},script=no,downscript=no`,
       '-device', `virtio-net-pci,netdev=lan,mac=${mac}`,
-      '-serial', `file:${vm.console}`, '-display', 'none', '-monitor', 'none',
+      // the console goes to a file and to a socket (a root shell there, for debugging a bed)
+      '-chardev', `socket,id=console,path=${vm.console}.sock,server=on,wait=off,logfile=${vm.console}`,
+      '-serial', 'chardev:console', '-display', 'none', '-monitor', 'none',
       '-pidfile', vm.pidFile, '-daemonize',
     ]);
   }
