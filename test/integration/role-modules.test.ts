@@ -94,6 +94,12 @@ describe('documentation of the role modules', () => {
     expect(documented.hive_warning).toEqual(['msg']);
   });
 
+  it("the check and the tests' stand-in docker library are flake8-clean", async () => {
+    const files = ['test/integration/module_docs.py', 'test/fixtures/fake-docker/docker/__init__.py', 'test/fixtures/fake-docker/docker/errors.py'];
+    const r = await execa(python, ['-m', 'flake8', '--max-line-length', '150', ...files], { cwd: repo, reject: false });
+    expect(r.stdout + r.stderr).toBe('');
+  });
+
   it('tells a documentation that differs from the argument_spec', async () => {
     const copy = join(dir, 'hive_warning_drifted.py');
     copyFileSync(join(modules.hive_warning, 'hive_warning.py'), copy);
