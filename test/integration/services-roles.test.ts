@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ROLES = join(REPO, 'roles');
@@ -283,6 +283,16 @@ describe('deploy-services: the Engine API specs hive_swarm_services posts', () =
     // environment values are digests: the plan can tell NAME changed without showing it
     expect(JSON.stringify(before.env)).not.toContain('s3cr3t-old');
     expect(before.env.find((kv: string) => kv.startsWith('NAME='))).not.toBe(after.env.find((kv: string) => kv.startsWith('NAME=')));
+  });
+
+  it('hands the module name, params and sysctls of the services to deploy, nothing else (tasks/deploy.yml)', async () => {
+    const deploy = parse(readFileSync(join(ROLES, 'services/tasks/deploy.yml'), 'utf8')) as any[];
+    const expression = deploy.find((t) => t.hive_swarm_services).hive_swarm_services.services as string;
+    const out = join(dir, 'module-services.json');
+    await playbook('module-args', {}, {}, [
+      { 'ansible.builtin.copy': { content: `{{ (${expression.trim().slice(2, -2)}) | to_json }}`, dest: out, mode: '0644' } },
+    ], { services_specs: Object.values(specs), services_to_deploy: ['web'] });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual([{ name: 'web', params: specs.web.params, sysctls: specs.web.sysctls }]);
   });
 
   it('refuses a duration or a size it cannot read', async () => {

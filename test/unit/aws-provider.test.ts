@@ -1,6 +1,6 @@
 // The aws provider against an in-memory EC2 account (aws-sdk-client-mock): what a user would
 // see in the EC2 console after build-infra, -H and -D, and what each AWS failure tells them.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
@@ -9,8 +9,6 @@ import { CredentialsProviderError } from '@smithy/core/config';
 import { createAwsProvider, planInfra, type AwsDeps } from '../../src/providers/aws/index.js';
 import awsDefault from '../../src/providers/aws/index.js';
 import { ProviderError } from '../../src/providers/errors.js';
-import { readSite } from '../../src/inventory/index.js';
-import { fileURLToPath } from 'node:url';
 import { FakeEc2, awsError, tagValue } from './fake-ec2.js';
 import { awsSite, contextFor, type SiteOptions, type TestContext } from './fake-ec2-site.js';
 
@@ -196,38 +194,6 @@ describe('aws build-infra, first run', () => {
     expect(ctx.recorded.filter((e) => e.event === 'task_start').map((e) => (e as any).task)).toContain('aws : security group');
   });
 
-  it('builds the staging stage of the pdns example inventory as read by hive', async () => {
-    const inventoryDir = fileURLToPath(new URL('../../../shared/examples/hive-builder-pdns', import.meta.url));
-    const site = readSite({ inventoryDir, hiveDir: join(stageDir, '..'), stage: 'staging' });
-    const ctx = contextFor(site, { stageDir });
-    ctx.stage = site.stages.staging!;
-    await provider().buildInfra(ctx);
-    const s = fake.summary();
-    expect(
-      s.instances.map((x: any) => [tagValue(x.tags, 'hive:host'), x.type, x.ip, x.subnet, x.volumes.map((v: any) => `${v.device}:${v.size}`).join(' ')]).sort(),
-    ).toEqual([
-      ['s-hive0.pdns', 't3.xlarge', '192.168.0.5', 'hive-pdns-staging-subnet-a', '/dev/xvda:20 /dev/xvdb:20'],
-      ['s-hive1.pdns', 't3.xlarge', '192.168.0.69', 'hive-pdns-staging-subnet-b', '/dev/xvda:20 /dev/xvdb:20'],
-      ['s-hive2.pdns', 't3.xlarge', '192.168.0.133', 'hive-pdns-staging-subnet-c', '/dev/xvda:20 /dev/xvdb:20'],
-      // the repository: no repository_disk_size, so the image's default root size
-      ['s-hive3.pdns', 't3.large', '192.168.0.6', 'hive-pdns-staging-subnet-a', '/dev/xvda:8'],
-    ]);
-    expect(s.securityGroups.find((g: any) => g.name === 'hive-pdns-staging').rules).toEqual([
-      '-1:-:192.168.0.0/24',
-      'tcp:22-22:0.0.0.0/0',
-      'tcp:443-443:0.0.0.0/0',
-      'tcp:53-53:0.0.0.0/0',
-      'tcp:80-80:0.0.0.0/0',
-      'udp:53-53:0.0.0.0/0',
-    ]);
-    expect(readFileSync(join(stageDir, 'ssh_config'), 'utf8').match(/^Host .*/gm)).toEqual([
-      'Host s-hive0.pdns',
-      'Host s-hive1.pdns',
-      'Host s-hive2.pdns',
-      'Host s-hive3.pdns',
-    ]);
-  });
-
   it('is the default export', () => {
     expect(typeof awsDefault.buildInfra).toBe('function');
   });
@@ -274,20 +240,6 @@ describe('aws build-infra, first run', () => {
       'tcp:443-443:0.0.0.0/0',
       'tcp:8000-8010:0.0.0.0/0',
     ]);
-  });
-
-  it('reads hive_ec2_group_rules and hive_admin from the inventory group_vars files', async () => {
-    const inventoryDir = mkdtempSync(join(tmpdir(), 'hive-aws-inv-'));
-    mkdirSync(join(inventoryDir, 'group_vars', 'servers'), { recursive: true });
-    writeFileSync(join(inventoryDir, 'group_vars', 'all.yml'), 'hive_admin: debian\nhive_timezone: Asia/Tokyo\n');
-    writeFileSync(
-      join(inventoryDir, 'group_vars', 'servers', 'firewall.yml'),
-      'hive_ec2_group_rules:\n  - {proto: tcp, from_port: 22, to_port: 22, cidr_ip: 198.51.100.7/32}\n',
-    );
-    const ctx = await build({ inventoryDir });
-    const sg = fake.summary().securityGroups.find((g: any) => g.name === 'hive-pdns-staging');
-    expect(sg.rules).toEqual(['-1:-:192.168.0.0/24', 'tcp:22-22:198.51.100.7/32']);
-    expect(readFileSync(join(ctx.stageDir, 'ssh_config'), 'utf8')).toMatch(/^ {2}User debian$/m);
   });
 
   it('rejects a malformed hive_ec2_group_rules before calling AWS (exit 2)', async () => {

@@ -1,26 +1,14 @@
 // Inputs that look harmless to a YAML parser but must be refused before anything runs: a service
 // without an image, hive files missing their plugin line, aws stages without a region, alias
 // bombs, oversized files and text that is not UTF-8. Each problem names file, line and key.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InventoryError, readSite } from '../../src/inventory/index.js';
 import { MAX_ALIAS_VALUES, MAX_FILE_BYTES } from '../../src/inventory/load.js';
-import { MINIMAL_HIVE, cleanupProjects, inDir, makeProject, pdnsDir, problems, read, repoRoot, smallDir } from '../fixtures/inventory/helpers.js';
+import { MINIMAL_HIVE, aliasBomb, cleanupProjects, inDir, makeProject, problems, read, servicesFile as services } from '../fixtures/inventory/helpers.js';
 
 afterEach(cleanupProjects);
-
-const services = (body: string) => `plugin: hive_services\nservices:\n${body}`;
-
-/** ~600 bytes that expand to 9^9 strings when copied: nine lists of nine aliases of the one before. */
-function aliasBomb(): string {
-  const lines = ['plugin: hive_services', 'services:', '  web:', '    image: nginx', '    environment: *a8'];
-  const anchors = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
-  for (let i = 1; i <= 8; i++) anchors.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
-  // anchors must come before their aliases: the services entry goes last
-  return [lines[0], ...anchors, ...lines.slice(1)].join('\n') + '\n';
-}
 
 describe('services without an image', () => {
   it('are refused, naming the service', () => {
@@ -149,44 +137,3 @@ function linesOf(root: string): string[] {
     }
   });
 }
-
-function spawnHive(cwd: string, ...args: string[]) {
-  const r = spawnSync('node', [join(repoRoot, 'bin/hive.js'), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-describe('hive validate', () => {
-  it('exits 2 naming file, line and key, and writes nothing', () => {
-    const { root } = makeProject({
-      'hive.yml': MINIMAL_HIVE + '  staging:\n    provider: aws\n    cidr: 10.91.0.0/24\n',
-      'app.yml': services('  web:\n    replicas: 2\n'),
-      'old.yml': 'services:\n  db:\n    image: postgres\n',
-      'bomb.yml': aliasBomb(),
-    });
-    for (const parser of ['js-yaml', 'yaml']) {
-      const r = spawnSync('node', [join(repoRoot, 'bin/hive.js'), 'validate', '-i', 'inventory'], {
-        cwd: root,
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, HIVE_YAML_PARSER: parser },
-      });
-      expect(r.status, parser).toBe(2);
-      expect(r.stderr).toContain(
-        "inventory/hive.yml:13: stages.staging.region: missing required key: provider aws needs the stage's AWS region",
-      );
-      expect(r.stderr).toContain('inventory/app.yml:3: services.web.image: missing required key');
-      expect(r.stderr).toContain('inventory/old.yml:1: services: a services: key but no plugin: line');
-      expect(r.stderr).toContain('inventory/bomb.yml:7: a5: YAML aliases repeat more than');
-    }
-    expect(existsSync(join(root, '.hive'))).toBe(false);
-  });
-
-  it('still accepts the example inventories', () => {
-    for (const dir of [pdnsDir, smallDir]) {
-      expect(readdirSync(dir).some((f) => f.endsWith('.yml'))).toBe(true);
-      const r = spawnHive(repoRoot, 'validate', '-i', dir);
-      expect(r.err, dir).toBe('');
-      expect(r.code, dir).toBe(0);
-    }
-  });
-});

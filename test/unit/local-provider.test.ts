@@ -4,9 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { gatewayOf, networkName, volumeName } from '../../src/providers/local/index.js';
+import { gatewayOf, localSshConfig, networkName, volumeName } from '../../src/providers/local/index.js';
 import { imageVersion, machineDebianMirrors } from '../../src/providers/local/host-image.js';
-import { renderSshConfig } from '../../src/providers/ssh-config.js';
 import { aptProxyConf } from '../../src/providers/local/apt-cache.js';
 
 const dirs: string[] = [];
@@ -87,9 +86,8 @@ describe('imageVersion', () => {
   });
 });
 
-// the local provider's use of the shared writer (src/providers/local/index.ts)
 const sshConfigText = (stageDir: string, hosts: { name: string; ip: string }[]) =>
-  renderSshConfig(stageDir, `${stageDir}/id_ed25519`, hosts.map((h) => ({ alias: h.name, hostName: h.ip, port: 22, user: 'admin', strict: 'yes' as const })), 'local');
+  localSshConfig(stageDir, hosts.map((h) => ({ name: h.name, privateIp: h.ip })));
 
 describe('ssh_config of the local provider', () => {
   it('has one block per host with the private address, admin user, site key and pinned host keys', () => {

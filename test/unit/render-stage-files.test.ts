@@ -29,6 +29,7 @@ const normalize = (text: string, ctx: HiveContext) => text.split(ctx.rootDir).jo
 function expectGolden(name: string, text: string): void {
   const path = join(golden, name);
   if (process.env.UPDATE_GOLDEN) writeFileSync(path, text);
+  if (!existsSync(path)) expect.fail(`${path} is missing: run UPDATE_GOLDEN=1 npx vitest run test/unit/render-stage-files.test.ts and review it`);
   expect(text).toBe(readFileSync(path, 'utf8'));
 }
 

@@ -12,20 +12,129 @@ DOCUMENTATION = r"""
 module: hive_swarm_services
 short_description: Create or update swarm services from hive's service parameters
 description:
-  - Each service's C(params) use the parameter names of community.docker.docker_swarm_service
+  - Each service's I(params) use the parameter names of community.docker.docker_swarm_service
     (built by roles/services/templates/specs.json.j2); they are turned into an Engine API
     ServiceSpec, compared field by field with the live service, and the service is created, or
-    updated when a field differs. Kernel parameters (C(sysctls)) are part of the spec.
+    updated when a field differs. Kernel parameters (I(sysctls)) are part of the spec.
+  - Before a create or update, a tag is pinned to the digest the registry has for it now
+    (image@sha256:...), as C(docker service create) does; an image no registry answers for
+    keeps its reference.
   - In check mode nothing is posted and every result lists the fields that would change, with
     their values before and after (environment values are replaced by a short digest).
   - A service the Engine refuses does not stop the others; its result has action C(error).
+  - Runs on a swarm manager, over the local socket C(unix://var/run/docker.sock); needs the
+    Python docker library (Debian package python3-docker).
+author: hive
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is posted; the results say what would be created or updated.
+  diff_mode:
+    support: full
+    description: >-
+      The fields that change, per service, as in the check mode results (environment values as
+      digests); a new service has no C(before).
 options:
   services:
-    description: The services, each C({name, params, sysctls}).
+    description: The services to create or update; every other service is left alone.
     type: list
     elements: dict
     required: true
-author: hive
+    suboptions:
+      name:
+        description: Name of the swarm service.
+        type: str
+        required: true
+      params:
+        description:
+          - The service's parameters, named as community.docker.docker_swarm_service names them.
+          - Read are C(image) (required), C(hostname), C(args), C(command), C(env), C(user),
+            C(working_dir), C(hosts), C(dns), C(cap_add), C(cap_drop), C(stop_grace_period),
+            C(healthcheck), C(mounts), C(limits), C(restart_config), C(placement), C(logging),
+            C(networks), C(labels), C(mode), C(replicas), C(endpoint_mode), C(publish),
+            C(update_config) and C(rollback_config); durations are Go durations (C(1m30s)) or
+            nanoseconds, memory sizes C(512M) style or bytes.
+          - A network in C(networks) must exist before a service that uses it is created.
+        type: dict
+        required: true
+      sysctls:
+        description: Kernel parameters of the service's containers (ContainerSpec.Sysctls).
+        type: dict
+        default: {}
+notes:
+  - The services role calls it once with every service whose hive.spec label changed, with
+    C(no_log), since the parameters carry the services' environment.
+"""
+
+EXAMPLES = r"""
+- name: Create or update two services in one pass
+  hive_swarm_services:
+    services:
+      - name: web
+        params:
+          image: registry.example.com:5000/image_web:b2b2b2b2b2b2
+          replicas: 2
+          env: {LEVEL: "3"}
+          networks: [hive_default_network]
+          publish:
+            - {target_port: 8080, published_port: 80, protocol: tcp, mode: ingress}
+          update_config: {parallelism: 1, delay: 5s, order: start-first}
+      - name: cache
+        params:
+          image: redis:7
+          mode: global
+          limits: {cpus: 0.5, memory: 256M}
+        sysctls:
+          net.core.somaxconn: "1024"
+  register: deployed
+  no_log: true
+
+- name: What would change (check mode, as hive plan runs it)
+  hive_swarm_services:
+    services: "{{ specs }}"
+  check_mode: true
+  register: planned
+"""
+
+RETURN = r"""
+services:
+  description: One result per service of I(services), by name.
+  returned: success
+  type: dict
+  contains:
+    action:
+      description: C(create), C(update), C(unchanged), or C(error) (refused; the others go on).
+      type: str
+      returned: always
+      sample: update
+    changed:
+      description: Whether the service was (or in check mode would be) created or updated.
+      type: bool
+      returned: always
+    changes:
+      description: The fields that differ from the live service (docker_swarm_service names).
+      type: list
+      elements: str
+      returned: when action is update
+      sample: [image, replicas]
+    before:
+      description: The live values of the changed fields.
+      type: dict
+      returned: in check mode, when action is update
+      sample: {image: "registry.example.com:5000/image_web:a1a1a1a1a1a1", replicas: 1}
+    after:
+      description: The values the update would set.
+      type: dict
+      returned: in check mode, when action is update
+      sample: {image: "registry.example.com:5000/image_web:b2b2b2b2b2b2", replicas: 2}
+    msg:
+      description: Why the service was refused (by the module or by the Engine).
+      type: str
+      returned: when action is error
+      sample: "ValueError: '5 parsecs' is not a duration (examples: 5s, 1m30s, 300ms)"
+  sample:
+    web: {action: update, changed: true, changes: [replicas]}
+    cache: {action: unchanged, changed: false}
 """
 
 import concurrent.futures
@@ -296,6 +405,16 @@ def readable(field, value):
     return value
 
 
+def fields_of(spec):
+    """Every field a spec sets, as a plan shows it: the after of a service to create."""
+    out = {}
+    for field, read in FIELDS.items():
+        value = canonical(read(spec))
+        if value not in (None, 0, False, "", [], {}):
+            out[field] = readable(field, value)
+    return out
+
+
 def differences(desired, live):
     """Fields whose canonical values differ, with before (live) and after (desired)."""
     changes, before, after = [], {}, {}
@@ -332,7 +451,8 @@ PARALLEL_POSTS = 6
 
 
 def plan(client, services, check_mode):
-    """Per service: (result, what to post) where what to post is None or ("create"|"update", spec, current)."""
+    """Per service: (result, what to post, diff) where what to post is None or ("create"|"update", spec,
+    current) and diff is None or (before, after), the changed fields as a plan shows them."""
     live = {svc["Spec"]["Name"]: svc for svc in client.services()}
     network_ids = {net["Name"]: net["Id"] for net in client.networks()}
     planned = {}
@@ -345,18 +465,18 @@ def plan(client, services, check_mode):
                 missing = [n for n in service["params"].get("networks") or [] if isinstance(n, str) and n not in network_ids]
                 if missing:
                     raise ValueError("network %s does not exist: run hive build-networks" % ", ".join(missing))
-                planned[name] = ({"action": "create", "changed": True}, ("create", spec, None))
+                planned[name] = ({"action": "create", "changed": True}, ("create", spec, None), (None, fields_of(spec)))
                 continue
             changes, before, after = differences(spec, current["Spec"])
             if not changes:
-                planned[name] = ({"action": "unchanged", "changed": False}, None)
+                planned[name] = ({"action": "unchanged", "changed": False}, None, None)
                 continue
             result = {"action": "update", "changed": True, "changes": changes}
             if check_mode:
                 result.update({"before": before, "after": after})
-            planned[name] = (result, ("update", spec, current))
+            planned[name] = (result, ("update", spec, current), (before, after))
         except (ValueError, KeyError, TypeError) as err:
-            planned[name] = ({"action": "error", "changed": False, "msg": "%s: %s" % (type(err).__name__, err)}, None)
+            planned[name] = ({"action": "error", "changed": False, "msg": "%s: %s" % (type(err).__name__, err)}, None, None)
     return planned
 
 
@@ -373,12 +493,25 @@ def post(client, name, action, spec, current):
             rollback_config=spec.get("RollbackConfig"), endpoint_spec=spec["EndpointSpec"])
 
 
+def diff_of(planned, results):
+    """Ansible's diff of a run: the changed fields of the services that changed (or would)."""
+    before, after = {}, {}
+    for name, (_, _, change) in planned.items():
+        if change is None or not results[name]["changed"]:
+            continue
+        if change[0] is not None:
+            before[name] = change[0]
+        after[name] = change[1]
+    return {"before": before, "after": after}
+
+
 def apply(client, services, check_mode, new_client):
+    """(results by service name, diff) of creating and updating the services."""
     planned = plan(client, services, check_mode)
-    results = {name: result for name, (result, _) in planned.items()}
-    work = [(name, todo) for name, (_, todo) in planned.items() if todo is not None]
+    results = {name: result for name, (result, _, _) in planned.items()}
+    work = [(name, todo) for name, (_, todo, _) in planned.items() if todo is not None]
     if check_mode or not work:
-        return results
+        return results, diff_of(planned, results)
     digests = {}
     for _, (_, spec, _) in work:
         container = spec["TaskTemplate"]["ContainerSpec"]
@@ -399,12 +532,18 @@ def apply(client, services, check_mode, new_client):
         for name, error in pool.map(run, work):
             if error:
                 results[name] = {"action": "error", "changed": False, "msg": error}
-    return results
+    return results, diff_of(planned, results)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={"services": {"type": "list", "elements": "dict", "required": True}},
+        argument_spec=dict(
+            services=dict(type="list", elements="dict", required=True, options=dict(
+                name=dict(type="str", required=True),
+                params=dict(type="dict", required=True),
+                sysctls=dict(type="dict", default={}),
+            )),
+        ),
         supports_check_mode=True)
     if docker is None:
         module.fail_json(msg="the Python docker library is missing on this host (Debian package python3-docker)")
@@ -413,10 +552,11 @@ def main():
         return docker.APIClient(base_url="unix://var/run/docker.sock", version="auto")
 
     try:
-        results = apply(new_client(), module.params["services"], module.check_mode, new_client)
+        results, diff = apply(new_client(), module.params["services"], module.check_mode, new_client)
     except docker.errors.DockerException as err:
         module.fail_json(msg="cannot reach the swarm through the local docker engine: %s" % err)
-    module.exit_json(changed=any(r["changed"] for r in results.values()), services=results)
+    extra = {"diff": diff} if module._diff else {}
+    module.exit_json(changed=any(r["changed"] for r in results.values()), services=results, **extra)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,23 @@ DOCUMENTATION = r"""
 module: hive_zabbix_site
 short_description: Templates, host groups and hosts of a hive site in Zabbix
 description:
-  - Imports the site's templates (only when their content changed, remembered in a global
-    macro), creates host groups, creates or updates one host per server with an agent
-    interface, groups and linked templates, and deletes the hosts listed in I(remove_hosts).
+  - Imports the site's templates (only when their content changed, remembered in the global
+    macro C({$HIVE.TEMPLATES.SHA256})), creates host groups, creates or updates one host per
+    server with an agent interface, groups and linked templates, and deletes the hosts listed in
+    I(remove_hosts).
+  - Talks to the Zabbix 6.0 JSON-RPC API over HTTP(S); needs nothing but Python's standard library.
+  - A host of I(hosts) that exists several times (left by an earlier run whose create timed out
+    on the client but went through on the server) keeps its oldest copy; the others are deleted.
+author: hive
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; C(actions) lists what would change. Missing templates are not an error then.
+  diff_mode:
+    support: full
+    description: >-
+      Before and after of the templates' checksum, the host groups and every host of I(hosts) and
+      I(remove_hosts) (groups, linked templates, agent interface).
 options:
   url:
     description: URL of api_jsonrpc.php.
@@ -28,15 +42,38 @@ options:
     type: str
     default: ''
   groups:
-    description: Host groups that must exist.
+    description: Host groups that must exist (the groups named in I(hosts) are created too).
     type: list
     elements: str
     default: []
   hosts:
-    description: Hosts, each {name, ip, port, groups, templates}.
+    description: The hosts that must exist, each with one agent interface.
     type: list
     elements: dict
     default: []
+    suboptions:
+      name:
+        description: Host name (the server's inventory name).
+        type: str
+        required: true
+      ip:
+        description: Address of its agent interface.
+        type: str
+        required: true
+      port:
+        description: Port of its agent interface.
+        type: int
+        default: 10050
+      groups:
+        description: Its host groups, exactly (other groups are removed from it).
+        type: list
+        elements: str
+        default: []
+      templates:
+        description: Its linked templates, exactly; each must exist in Zabbix (or in I(templates)).
+        type: list
+        elements: str
+        default: []
   remove_hosts:
     description: Hosts that must not exist (e.g. the package's "Zabbix server").
     type: list
@@ -48,14 +85,44 @@ options:
       timed out is looked for before anything is created again).
     type: int
     default: 300
-author: hive
+"""
+
+EXAMPLES = r"""
+- name: Register two servers
+  hive_zabbix_site:
+    url: http://zabbix.example.com/api_jsonrpc.php
+    login_user: Admin
+    login_password: "{{ zabbix_admin_password }}"
+    templates: "{{ lookup('ansible.builtin.file', 'hive_templates.yaml') }}"
+    groups: [hive]
+    hosts:
+      - {name: p-hive0.demo, ip: 10.1.0.4, groups: [hive], templates: [Linux by Zabbix agent]}
+      - {name: p-hive1.demo, ip: 10.1.0.5, port: 10050, groups: [hive], templates: [Linux by Zabbix agent]}
+    remove_hosts: [Zabbix server]
+  register: zabbix_site
+
+- name: What would change
+  hive_zabbix_site:
+    url: http://zabbix.example.com/api_jsonrpc.php
+    login_user: Admin
+    login_password: "{{ zabbix_admin_password }}"
+    hosts: [{name: p-hive0.demo, ip: 10.1.0.4}]
+  check_mode: true
+  diff: true
 """
 
 RETURN = r"""
 actions:
-  description: What was changed, one line each.
+  description: What was changed (or, in check mode, would be), one line each.
   type: list
+  elements: str
   returned: always
+  sample:
+    - templates imported
+    - host group hive created
+    - host p-hive0.demo created
+    - "host p-hive1.demo: groups, templates updated"
+    - host Zabbix server deleted
 """
 
 import hashlib
@@ -128,6 +195,16 @@ def oldest_by_name(api, hosts, check, actions):
     return by_name
 
 
+def host_state(have):
+    """A host as host.get returned it, in the shape of the diff: groups, templates, agent ip:port."""
+    agent = [i for i in have["interfaces"] if str(i["type"]) == "1" and str(i["main"]) == "1"]
+    return {
+        "groups": sorted(g["name"] for g in have["groups"]),
+        "templates": sorted(t["host"] for t in have["parentTemplates"]),
+        "agent": (f"{agent[0]['ip']}:{agent[0]['port']}" + ("" if str(agent[0]["useip"]) == "1" else " (by DNS name)")) if agent else None,
+    }
+
+
 def import_rules():
     both = {"createMissing": True, "updateExisting": True}
     full = dict(both, deleteMissing=True)
@@ -153,7 +230,13 @@ def main():
             login_password=dict(type="str", required=True, no_log=True),
             templates=dict(type="str", default=""),
             groups=dict(type="list", elements="str", default=[]),
-            hosts=dict(type="list", elements="dict", default=[]),
+            hosts=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                ip=dict(type="str", required=True),
+                port=dict(type="int", default=10050),
+                groups=dict(type="list", elements="str", default=[]),
+                templates=dict(type="list", elements="str", default=[]),
+            )),
             remove_hosts=dict(type="list", elements="str", default=[]),
             timeout=dict(type="int", default=300),
         ),
@@ -162,6 +245,8 @@ def main():
     p = module.params
     check = module.check_mode
     actions = []
+    # what Zabbix holds before and after the run, for --diff (templates by checksum, hosts by name)
+    before, after = {}, {}
     api = Api(p["url"], p["timeout"])
     try:
         api.auth = api.call("user.login", {"username": p["login_user"], "password": p["login_password"]})
@@ -170,6 +255,8 @@ def main():
         if p["templates"]:
             sha = hashlib.sha256(p["templates"].encode()).hexdigest()
             macro = api.call("usermacro.get", {"globalmacro": True, "filter": {"macro": SHA_MACRO}})
+            before["templates_sha256"] = macro[0]["value"] if macro else None
+            after["templates_sha256"] = sha
             if not macro or macro[0]["value"] != sha:
                 actions.append("templates imported")
                 if not check:
@@ -183,6 +270,8 @@ def main():
         # host groups
         wanted_groups = set(p["groups"]) | {g for h in p["hosts"] for g in h.get("groups", [])}
         existing = {g["name"]: g["groupid"] for g in api.call("hostgroup.get", {"output": ["groupid", "name"]})}
+        before["host_groups"] = sorted(wanted_groups & set(existing))
+        after["host_groups"] = sorted(wanted_groups)
         for name in sorted(wanted_groups - set(existing)):
             actions.append(f"host group {name} created")
             if not check:
@@ -205,10 +294,14 @@ def main():
                 "selectInterfaces": ["interfaceid", "ip", "port", "type", "main", "useip"],
                 "selectGroups": ["groupid", "name"], "selectParentTemplates": ["templateid", "host"],
             }), check, actions)
+        before["hosts"], after["hosts"] = {}, {}
         for want in p["hosts"]:
             name, ip, port = want["name"], want["ip"], str(want.get("port", 10050))
             groups = sorted(want.get("groups", []))
             templates = sorted(want.get("templates", []))
+            after["hosts"][name] = {"groups": groups, "templates": templates, "agent": f"{ip}:{port}"}
+            if name in current:
+                before["hosts"][name] = host_state(current[name])
             group_ref = [{"groupid": existing.get(g, "0")} for g in groups]
             template_ref = [{"templateid": template_ids.get(t, "0")} for t in templates]
             have = current.get(name)
@@ -246,6 +339,7 @@ def main():
             gone = api.call("host.get", {"output": ["hostid", "host"], "filter": {"host": p["remove_hosts"]}})
             for h in gone:
                 actions.append(f"host {h['host']} deleted")
+                before["hosts"][h["host"]] = "exists"
             if gone and not check:
                 api.call("host.delete", [h["hostid"] for h in gone])
         try:
@@ -254,7 +348,8 @@ def main():
             pass
     except (RuntimeError, urllib.error.URLError, OSError, ValueError) as e:
         module.fail_json(msg=f"Zabbix API at {p['url']}: {e}", actions=actions)
-    module.exit_json(changed=bool(actions), actions=actions)
+    extra = {"diff": {"before": before, "after": after}} if module._diff else {}
+    module.exit_json(changed=bool(actions), actions=actions, **extra)
 
 
 if __name__ == "__main__":

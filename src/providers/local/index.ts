@@ -205,18 +205,24 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
   const knownChanged = writeIfChanged(knownHostsPath(stageDir), keyLines.flat().join('\n') + '\n');
   const configChanged = writeIfChanged(
     sshConfigPath(stageDir),
-    renderSshConfig(
-      stageDir,
-      join(stageDir, 'id_ed25519'),
-      stage.hosts.map((h) => ({ alias: h.name, hostName: h.privateIp, port: 22, user: ADMIN_USER, strict: 'yes' as const })),
-      'local',
-    ),
+    localSshConfig(stageDir, stage.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp }))),
   );
   r.result(
     r.mother,
     task,
     knownChanged || configChanged ? 'changed' : 'ok',
     `${knownChanged || configChanged ? 'wrote' : 'unchanged:'} ${join(stageDir, 'ssh_config')} and known_hosts`,
+  );
+}
+
+/** ssh_config of a local stage: each host by its private address, as the admin user, with the
+ * site key and host keys checked strictly (they are read from the containers beforehand). */
+export function localSshConfig(stageDir: string, hosts: { name: string; privateIp: string }[]): string {
+  return renderSshConfig(
+    stageDir,
+    join(stageDir, 'id_ed25519'),
+    hosts.map((h) => ({ alias: h.name, hostName: h.privateIp, port: 22, user: ADMIN_USER, strict: 'yes' as const })),
+    'local',
   );
 }
 
