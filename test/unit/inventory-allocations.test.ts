@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InventoryError, readSite } from '../../src/inventory/index.js';
-import { saveAllocations } from '../../src/state/allocations.js';
+import { Allocator, emptyAllocations, readAllocations, saveAllocations } from '../../src/state/allocations.js';
 import type { Site } from '../../src/model/site.js';
 import { MINIMAL_HIVE, cleanupProjects, inDir, makeProject } from '../fixtures/inventory/helpers.js';
 
@@ -127,5 +127,50 @@ describe('allocations', () => {
     p.readAs('private');
     writeFileSync(p.file('private'), 'drbd_minors:\n  db_data: 300\n');
     expect(() => p.readAs('private')).toThrow('.hive/private/allocations.yml:1: drbd_minors.db_data: must be a number 1-255');
+  });
+});
+
+describe('DRBD disk nodes and node-ids', () => {
+  const hives = ['p-hive0.x', 'p-hive1.x', 'p-hive2.x'];
+
+  it('spreads the 8.4 pairs over the hives and keeps a pair once chosen', () => {
+    const a = new Allocator(emptyAllocations());
+    expect(a.diskNodesFor('one', hives, [])).toEqual(['p-hive0.x', 'p-hive1.x']);
+    // the next volume starts on the hive that carries nothing yet
+    expect(a.diskNodesFor('two', hives, [])).toEqual(['p-hive2.x', 'p-hive0.x']);
+    const again = new Allocator(a.state);
+    expect(again.diskNodesFor('one', [...hives].reverse(), [])).toEqual(['p-hive0.x', 'p-hive1.x']);
+    expect(again.changed).toBe(false);
+  });
+
+  it('leaves diskless hives out and replaces only a node that is gone', () => {
+    const a = new Allocator(emptyAllocations());
+    expect(a.diskNodesFor('v', hives, ['p-hive0'])).toEqual(['p-hive1.x', 'p-hive2.x']);
+    const b = new Allocator(a.state);
+    expect(b.diskNodesFor('v', ['p-hive0.x', 'p-hive2.x', 'p-hive3.x'], [])).toEqual(['p-hive2.x', 'p-hive0.x']);
+    expect(new Allocator(emptyAllocations()).diskNodesFor('v', hives, ['p-hive0', 'p-hive1'])).toBeNull();
+  });
+
+  it('gives each hive a node-id once and never renumbers it', () => {
+    const a = new Allocator(emptyAllocations());
+    expect(hives.map((h) => a.nodeIdFor(h))).toEqual([0, 1, 2]);
+    const b = new Allocator({ ...a.state, drbdNodeIds: { 'p-hive1.x': 1, 'p-hive2.x': 2 } });
+    // a rebuilt p-hive0 under a new name takes the free id, the others keep theirs
+    expect(b.nodeIdFor('p-hive9.x')).toBe(0);
+    expect(b.nodeIdFor('p-hive2.x')).toBe(2);
+  });
+
+  it('stores both in allocations.yml and reads them back', () => {
+    const p = project(servicesFile(drbd('db', 'data')));
+    // production: 3 servers, the last the repository, so two hives
+    p.readAs('production');
+    const stored = readAllocations(p.hiveDir, 'production');
+    expect(stored.drbdDiskNodes.data).toEqual(['hive0.demo', 'hive1.demo']);
+    expect(stored.drbdNodeIds).toEqual({ 'hive0.demo': 0, 'hive1.demo': 1 });
+    // the single hive of private cannot hold a pair: node-ids only
+    p.readAs('private');
+    expect(readAllocations(p.hiveDir, 'private').drbdDiskNodes).toEqual({});
+    writeFileSync(p.file('production'), 'drbd_disk_nodes:\n  data: [hive0.demo]\n');
+    expect(() => readAllocations(p.hiveDir, 'production')).toThrow(InventoryError);
   });
 });

@@ -55,6 +55,7 @@ options:
             C(update_config) and C(rollback_config); durations are Go durations (C(1m30s)) or
             nanoseconds, memory sizes C(512M) style or bytes.
           - A network in C(networks) must exist before a service that uses it is created.
+          - A C(volume) mount may name its volume C(driver) (hive uses C(hive) for DRBD volumes).
         type: dict
         required: true
       sysctls:
@@ -245,6 +246,8 @@ def engine_spec(name, params, sysctls, network_ids):
         mount = {"Target": m["target"], "Type": m.get("type") or "bind", "ReadOnly": bool(m.get("readonly"))}
         if mount["Type"] != "tmpfs":
             mount["Source"] = m["source"]
+        if mount["Type"] == "volume" and m.get("driver"):
+            mount["VolumeOptions"] = {"DriverConfig": {"Name": m["driver"]}}
         mounts.append(mount)
     if mounts:
         container["Mounts"] = mounts
@@ -348,7 +351,8 @@ FIELDS = {
     "healthcheck": lambda s: get(s, "TaskTemplate", "ContainerSpec", "Healthcheck"),
     "sysctls": lambda s: get(s, "TaskTemplate", "ContainerSpec", "Sysctls"),
     "mounts": lambda s: sorted_list([
-        {k: m.get(k) for k in ("Type", "Source", "Target", "ReadOnly")}
+        dict({k: m.get(k) for k in ("Type", "Source", "Target", "ReadOnly")},
+             Driver=get(m, "VolumeOptions", "DriverConfig", "Name"))
         for m in get(s, "TaskTemplate", "ContainerSpec", "Mounts") or []]),
     "limits": lambda s: get(s, "TaskTemplate", "Resources", "Limits"),
     "restart_config": lambda s: get(s, "TaskTemplate", "RestartPolicy"),

@@ -75,7 +75,14 @@ echo 'admin ALL=(ALL) NOPASSWD: ALL' > "$root/etc/sudoers.d/admin"
 chmod 0440 "$root/etc/sudoers.d/admin"
 rm -f "$root"/etc/ssh/ssh_host_*
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
-printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\n' > "$root/etc/systemd/system/ssh.service.d/keys.conf"
+# each VM makes its own host key at first boot; only ed25519, as RSA key generation takes
+# most of a minute under emulation
+cat > "$root/etc/systemd/system/ssh.service.d/keys.conf" <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/bin/sh -c 'test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key'
+UNIT
+printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' > "$root/etc/ssh/sshd_config.d/hostkey.conf"
 : > "$root/etc/machine-id"
 # the initrd must find the root disk on virtio
 printf "virtio_pci\nvirtio_blk\nvirtio_net\n" >> "$root/etc/initramfs-tools/modules"
