@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createConnection } from 'node:net';
 import { execa } from 'execa';
 import { machineDebianMirrors } from '../../../src/providers/local/host-image.js';
 
@@ -232,3 +233,36 @@ export async function vmSsh(vm: Vm, key: string, command: string, opts: { timeou
 }
 
 export const fileAge = (p: string) => (existsSync(p) ? Date.now() - statSync(p).mtimeMs : Infinity);
+
+/**
+ * Runs a command in the root shell on the VM's serial console: the way in when its network is
+ * cut. Returns what the command printed and its exit code.
+ */
+export function consoleRun(vm: Vm, command: string, timeoutMs = 60_000): Promise<{ output: string; exitCode: number }> {
+  const tag = `hive${Math.random().toString(36).slice(2, 10)}`;
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(`${vm.console}.sock`);
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer on the console of ${vm.name} within ${timeoutMs / 1000} s to: ${command}\n${text.slice(-2000)}`));
+    }, timeoutMs);
+    socket.on('data', (d) => {
+      text += d.toString('utf8');
+      // the markers are printed by the shell, not echoed: the echo has them quoted apart
+      const m = new RegExp(`${tag}B\\r?\\n([\\s\\S]*?)${tag}E (\\d+)`).exec(text);
+      if (m) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ output: m[1]!.replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''), exitCode: Number(m[2]) });
+      }
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.on('connect', () => {
+      socket.write(`\nstty -echo 2>/dev/null; echo ${tag}"B"; ( ${command} ) 2>&1; echo ${tag}"E" $?\n`);
+    });
+  });
+}

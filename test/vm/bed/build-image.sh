@@ -13,7 +13,7 @@ rm -rf "$work"; mkdir -p "$work"
 root="$work/root"
 packages=linux-image-amd64,initramfs-tools,systemd-sysv,udev,kmod,dbus,openssh-server,python3,sudo,
 packages+=iproute2,iputils-ping,procps,netbase,ca-certificates,drbd-utils,lvm2,thin-provisioning-tools,
-packages+=xfsprogs,e2fsprogs,docker.io,busybox-static,curl,python3-docker
+packages+=xfsprogs,e2fsprogs,docker.io,busybox-static,curl,python3-docker,python3-apt
 [ -n "$proxy" ] && export http_proxy=$proxy
 PATH=$PATH:/usr/sbin:/sbin debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
   > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
