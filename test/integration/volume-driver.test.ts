@@ -105,7 +105,11 @@ function calls(): string[] {
   return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-const driverArgs = () => [
+// The decision tests run with the watch quiet (no background drbdadm/docker calls in calls.log)
+// and no promote grace; the watchdog and grace tests restart the daemon with short intervals.
+const QUIET = ['--fence-interval', '3600', '--promote-grace', '0'];
+
+const driverArgs = (extra: string[] = QUIET) => [
   DRIVER,
   '--socket',
   socketPath,
@@ -115,12 +119,13 @@ const driverArgs = () => [
   configDir,
   '--quorum-timeout',
   '1',
+  ...extra,
 ];
 const env = () => ({ ...process.env, HIVE_VOLUME_DRIVER_BIN_DIR: bin });
 
-async function startDaemon(): Promise<void> {
+async function startDaemon(extra: string[] = QUIET): Promise<void> {
   daemonLog = '';
-  const child = spawn(PYTHON, driverArgs(), { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(PYTHON, driverArgs(extra), { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (chunk) => (daemonLog += chunk));
   daemon = child;
   for (let i = 0; i < 100; i++) {
