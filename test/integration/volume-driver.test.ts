@@ -514,6 +514,24 @@ describe('hive-volume-driver: Mount waits the promote grace for a disconnected p
     expect(daemonLog).toMatch(/watch vol1: peer hive2 not connected/);
   });
 
+  it('does not trust a disconnection seen before a restart of the daemon', async () => {
+    const args = ['--fence-interval', '0.2', '--fence-after', '0.6', '--promote-grace', '2'];
+    const check = () =>
+      JSON.parse(spawnSync(PYTHON, [...driverArgs(args), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 }).stdout);
+    await stopDaemon();
+    await startDaemon(args);
+    disconnected();
+    await sleep(2500);
+    expect(check()).toMatchObject({ safe: true });
+    // the peer may have been back and gone again while the daemon was down: the grace starts anew
+    await stopDaemon();
+    await startDaemon(['--fence-interval', '5', '--fence-after', '0.6', '--promote-grace', '2']);
+    expect(check()).toMatchObject({ safe: false, disconnected_for: 0 });
+    const started = Date.now();
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+  });
+
   it('answers the Err at once when the grace would take longer than the wait cap', async () => {
     const args = [...MOUNT_SEES_IT, '--promote-grace', '30'];
     disconnected();
