@@ -105,7 +105,11 @@ function calls(): string[] {
   return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-const driverArgs = () => [
+// The decision tests run with the watch quiet (no background drbdadm/docker calls in calls.log)
+// and no promote grace; the watchdog and grace tests restart the daemon with short intervals.
+const QUIET = ['--fence-interval', '3600', '--promote-grace', '0'];
+
+const driverArgs = (extra: string[] = QUIET) => [
   DRIVER,
   '--socket',
   socketPath,
@@ -115,12 +119,13 @@ const driverArgs = () => [
   configDir,
   '--quorum-timeout',
   '1',
+  ...extra,
 ];
 const env = () => ({ ...process.env, HIVE_VOLUME_DRIVER_BIN_DIR: bin });
 
-async function startDaemon(): Promise<void> {
+async function startDaemon(extra: string[] = QUIET): Promise<void> {
   daemonLog = '';
-  const child = spawn(PYTHON, driverArgs(), { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(PYTHON, driverArgs(extra), { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (chunk) => (daemonLog += chunk));
   daemon = child;
   for (let i = 0; i < 100; i++) {
@@ -177,6 +182,14 @@ afterEach(async () => {
 
 const mountpoint = () => join(mountBase, 'vol1');
 const promotions = () => calls().filter((c) => c === 'drbdadm primary vol1');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
+    if (what()) return true;
+  }
+  return what();
+}
 
 describe('hive-volume-driver: the plugin protocol', () => {
   it('activates as a VolumeDriver, global scope, with the plugin content type', async () => {
@@ -346,6 +359,7 @@ describe('hive-volume-driver --check', () => {
     const decision = JSON.parse(r.stdout);
     expect(decision).toMatchObject({ resource: 'vol1', safe: true, disks: ['UpToDate'] });
     expect(decision.peers).toEqual([{ name: 'hive2', connection: 'Connected', role: 'Secondary', disks: ['UpToDate'] }]);
+    expect(decision).toMatchObject({ fenced: null, disconnected_for: null });
     expect(promotions()).toEqual([]);
   });
 
@@ -354,5 +368,187 @@ describe('hive-volume-driver --check', () => {
     const r = check();
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ resource: 'vol1', safe: false, reason: 'peer hive2 is Primary' });
+  });
+});
+
+// Two disk nodes on DRBD 8.4 (no DRBD quorum): the Primary cut off from the network must stop
+// writing (the watchdog, after fence-after) before the other one promotes (after promote-grace).
+describe('hive-volume-driver: the watchdog fences a node that lost the swarm majority', () => {
+  const FAST = ['--fence-interval', '0.2', '--fence-after', '0.6'];
+  const volumeMount = (name: string, driver = 'hive') =>
+    JSON.stringify([{ Type: 'volume', Name: name, Source: join(mountBase, name), Destination: '/data', Driver: driver, RW: true }]);
+  const fenceCalls = () => calls().filter((c) => /^(docker (ps|inspect|kill)|umount|drbdadm secondary)/.test(c));
+  const NO_LEADER = { rc: 1, err: 'Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader.' };
+
+  beforeEach(() => {
+    // c1 uses vol1, c2 another volume of another driver
+    answer('docker-ps', { out: 'c1\nc2\n' });
+    answer('docker-inspect', { out: `c1 ${volumeMount('vol1')}\nc2 ${volumeMount('other', 'local')}\n` });
+  });
+
+  it('kills the containers of the volume, unmounts and demotes it after fence-after without quorum', async () => {
+    await stopDaemon();
+    await startDaemon(FAST);
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    await sleep(500);
+    expect(fenceCalls()).toEqual([]); // the checks succeed: nothing happens
+
+    answer('docker-node', NO_LEADER);
+    const cut = Date.now();
+    expect(await waitFor(() => /hive: fenced vol1/.test(daemonLog), 5000)).toBe(true);
+    expect(Date.now() - cut).toBeLessThan(3000);
+    // counted from the start of the last check that succeeded (the majority went at some point
+    // after it), so up to an interval before the cut
+    const lost = daemonLog.match(/hive: fenced vol1 on \S+: lost the swarm majority for ([\d.]+) s/);
+    expect(lost, daemonLog).not.toBeNull();
+    expect(Number(lost![1])).toBeGreaterThanOrEqual(0.6);
+    expect(fenceCalls()).toEqual([
+      'docker ps -q',
+      'docker inspect --format {{.Id}} {{json .Mounts}} c1 c2',
+      'docker kill c1',
+      `umount ${mountpoint()}`,
+      'drbdadm secondary vol1',
+    ]);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body).toEqual({ Mountpoint: '', Err: '' });
+    expect((await call(socketPath, '/VolumeDriver.Get', { Name: 'vol1' })).body.Volume.Mountpoint).toBe('');
+    // docker's Unmount for the killed container finds nothing left to do
+    expect((await call(socketPath, '/VolumeDriver.Unmount', { Name: 'vol1', ID: 'a' })).body).toEqual({ Err: '' });
+    expect(calls().filter((c) => c === 'drbdadm secondary vol1')).toHaveLength(1);
+
+    // it stays unmounted: a Mount here still finds no quorum
+    const again = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'b' });
+    expect(again.body.Err).toMatch(/swarm has no quorum/);
+    expect(promotions()).toHaveLength(1);
+
+    const r = spawnSync(PYTHON, [...driverArgs(FAST), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(r.stdout).fenced).toMatchObject({ demoted: true, reason: expect.stringMatching(/does not have a leader/) });
+  });
+
+  it('does not wait for a hanging docker node ls (quorum timeout 5 s) to fence', async () => {
+    await stopDaemon();
+    await startDaemon([...FAST, '--quorum-timeout', '5']);
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    answer('docker-node', { sleep: 20 });
+    const cut = Date.now();
+    expect(await waitFor(() => calls().includes('drbdadm secondary vol1'), 5000)).toBe(true);
+    expect(Date.now() - cut).toBeLessThan(3000);
+    expect(calls()).toContain('docker kill c1');
+  });
+
+  it('logs it loudly when the device stays open and drbdadm secondary keeps failing', async () => {
+    await stopDaemon();
+    await startDaemon(FAST);
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    answer('drbdadm-secondary', { rc: 11, err: 'vol1: State change failed: (-12) Device is held open by someone' });
+    answer('docker-node', NO_LEADER);
+    expect(await waitFor(() => /FENCING INCOMPLETE/.test(daemonLog), 8000)).toBe(true);
+    expect(calls().filter((c) => c === 'drbdadm secondary vol1').length).toBeGreaterThan(1);
+    expect(daemonLog).toMatch(/FENCING INCOMPLETE: vol1 stays Primary on \S+ .*held open by someone/);
+    expect(daemonLog).not.toMatch(/hive: fenced vol1/);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
+  });
+
+  it('does not fence when the check fails for less than fence-after', async () => {
+    await stopDaemon();
+    await startDaemon(['--fence-interval', '0.2', '--fence-after', '1.5']);
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    await sleep(300);
+    answer('docker-node', NO_LEADER);
+    await sleep(400);
+    rmSync(join(answers, 'docker-node.rc'));
+    rmSync(join(answers, 'docker-node.err'));
+    await sleep(2000);
+    expect(daemonLog).toMatch(/watchdog: swarm check failed .*does not have a leader/);
+    expect(daemonLog).toMatch(/watchdog: swarm majority back/);
+    expect(fenceCalls()).toEqual([]);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe(mountpoint());
+  });
+});
+
+describe('hive-volume-driver: Mount waits the promote grace for a disconnected peer', () => {
+  const disconnected = () => answer('drbdadm-status', { out: status9({ peerConnection: 'Connecting' }) });
+  // a long interval: the peer watch does not poll, the Mount is the first to see the disconnection
+  const MOUNT_SEES_IT = ['--fence-interval', '5', '--fence-after', '0.6'];
+
+  it('waits until the peer has been disconnected for the grace, rechecks, then promotes', async () => {
+    disconnected();
+    await stopDaemon();
+    await startDaemon([...MOUNT_SEES_IT, '--promote-grace', '2']);
+    const started = Date.now();
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body).toEqual({ Mountpoint: mountpoint(), Err: '' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(promotions()).toHaveLength(1);
+    // the whole decision again after the wait
+    expect(calls().filter((c) => c === 'docker node ls --quiet')).toHaveLength(2);
+    expect(daemonLog).toMatch(/mount vol1 id=a: peer disconnected 0 s ago, waiting 2 s more for it to fence itself/);
+  });
+
+  it('refuses after the wait when the peer came back as Primary', async () => {
+    disconnected();
+    await stopDaemon();
+    await startDaemon([...MOUNT_SEES_IT, '--promote-grace', '2']);
+    const mount = call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    await sleep(500);
+    answer('drbdadm-status', { out: status9({ peerRole: 'Primary' }) });
+    expect((await mount).body.Err).toMatch(/^hive: not promoting vol1 on \S+: peer hive2 is Primary$/);
+    expect(promotions()).toEqual([]);
+  });
+
+  it('counts the grace from when the peer watch first saw the peer disconnected', async () => {
+    const args = ['--fence-interval', '0.2', '--fence-after', '0.6', '--promote-grace', '2'];
+    await stopDaemon();
+    await startDaemon(args);
+    disconnected();
+    await sleep(2500);
+    const r = spawnSync(PYTHON, [...driverArgs(args), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ safe: true, disconnected_for: expect.any(Number) });
+    expect(JSON.parse(r.stdout).disconnected_for).toBeGreaterThanOrEqual(2);
+    const started = Date.now();
+    const m = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(m.body).toEqual({ Mountpoint: mountpoint(), Err: '' });
+    // no wait: the grace (2 s) had passed already
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(daemonLog).not.toMatch(/waiting .* for it to fence itself/);
+    expect(daemonLog).toMatch(/watch vol1: peer hive2 not connected/);
+  });
+
+  it('does not trust a disconnection seen before a restart of the daemon', async () => {
+    const args = ['--fence-interval', '0.2', '--fence-after', '0.6', '--promote-grace', '2'];
+    const check = () =>
+      JSON.parse(spawnSync(PYTHON, [...driverArgs(args), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 }).stdout);
+    await stopDaemon();
+    await startDaemon(args);
+    disconnected();
+    await sleep(2500);
+    expect(check()).toMatchObject({ safe: true });
+    // the peer may have been back and gone again while the daemon was down: the grace starts anew
+    await stopDaemon();
+    await startDaemon(['--fence-interval', '5', '--fence-after', '0.6', '--promote-grace', '2']);
+    expect(check()).toMatchObject({ safe: false, disconnected_for: 0 });
+    const started = Date.now();
+    expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('answers the Err at once when the grace would take longer than the wait cap', async () => {
+    const args = [...MOUNT_SEES_IT, '--promote-grace', '30'];
+    disconnected();
+    await stopDaemon();
+    await startDaemon(args);
+    const started = Date.now();
+    const r = await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
+    expect(r.body.Err).toMatch(
+      /^hive: not promoting vol1 on \S+: peer disconnected [\d.]+ s ago, waiting for it to fence itself \(grace 30 s\)$/,
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(promotions()).toEqual([]);
+
+    const check = spawnSync(PYTHON, [...driverArgs(args), '--check', 'vol1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+    expect(check.status).toBe(1);
+    const decision = JSON.parse(check.stdout);
+    expect(decision).toMatchObject({ safe: false, fenced: null, disconnected_for: expect.any(Number) });
+    expect(decision.reason).toMatch(/^peer disconnected [\d.]+ s ago, waiting for it to fence itself \(grace 30 s\)$/);
   });
 });
