@@ -448,6 +448,30 @@ describe('hive-volume-driver: the watchdog fences a node that lost the swarm maj
     expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
   });
 
+  it('does not fence while the swarm elects a leader and a majority of the managers is reachable', async () => {
+    // two of the three managers answer on their swarm port: this one and a listener of the test
+    const { createServer } = await import('node:net');
+    const peer = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => peer.once('listening', r));
+    const port = (peer.address() as { port: number }).port;
+    const managers = [{ NodeID: 'n0', Addr: '127.0.0.3:2377' }, { NodeID: 'n1', Addr: `127.0.0.1:${port}` }, { NodeID: 'n2', Addr: '127.0.0.1:1' }];
+    answer('docker-info', { out: JSON.stringify({ ...JSON.parse(SWARM_OK), NodeAddr: '127.0.0.3', RemoteManagers: managers }) });
+    try {
+      await stopDaemon();
+      await startDaemon(FAST);
+      expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+      answer('docker-node', NO_LEADER);
+      await sleep(2000);
+      expect(daemonLog).toMatch(/a majority of the managers is reachable: not fencing/);
+      expect(fenceCalls()).toEqual([]);
+      // the listener goes away: only this node is left of three, so it fences
+      await new Promise((r) => peer.close(r));
+      expect(await waitFor(() => /hive: fenced vol1/.test(daemonLog), 6000)).toBe(true);
+    } finally {
+      peer.close();
+    }
+  });
+
   it('does not fence when the check fails for less than fence-after', async () => {
     await stopDaemon();
     await startDaemon(['--fence-interval', '0.2', '--fence-after', '1.5']);
