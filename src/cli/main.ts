@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { installDir, makeContext, type HiveContext } from '../context.js';
+import { InventoryError } from '../inventory/errors.js';
 import { PHASES, STAGES, type PhaseName, type Site, type StageName } from '../model/site.js';
 import { readSettings, resolveStage } from '../state/settings.js';
 import { confirmDestroy } from './consent.js';
@@ -516,13 +517,11 @@ export async function main(argv: string[]): Promise<number> {
 
 function reportError(err: unknown): number {
   const code = exitCodeFor(err);
-  const e = err as Error & { problems?: unknown };
-  if (e && Array.isArray(e.problems)) {
-    // file:line: key: message, one problem a line (the InventoryError shape)
-    for (const p of e.problems as { file: string; line: number; key: string; message: string }[]) {
-      process.stderr.write(`${p.file}:${p.line}: ${p.key ? p.key + ': ' : ''}${p.message}\n`);
-    }
+  if (err instanceof InventoryError) {
+    // file:line: key: message, one problem a line
+    for (const p of err.problems) process.stderr.write(`${p.file}:${p.line}: ${p.key ? p.key + ': ' : ''}${p.message}\n`);
   } else {
+    const e = err as Error | undefined;
     process.stderr.write(`hive: ${e?.message ?? String(err)}\n`);
     if (process.env.HIVE_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');
   }

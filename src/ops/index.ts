@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
+import { HiveError } from '../errors.js';
 import type { Site } from '../model/site.js';
 
 /** Where the repository keeps what these commands read (roles rsyslog_server and backup). */
@@ -23,7 +24,12 @@ export interface OpsIo {
 
 const defaultIo = (): OpsIo => ({ stdout: process.stdout, stderr: process.stderr, tty: !!process.stdout.isTTY });
 
-class OpsRequestError extends Error {}
+/** A request the site cannot answer (unknown service, no ssh_config yet ...): exit 2, nothing run. */
+class OpsRequestError extends HiveError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
 
 /** A word safe to put on the remote shell's command line. */
 const SAFE_WORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -87,7 +93,7 @@ async function guarded(io: OpsIo, fn: () => Promise<number>): Promise<number> {
   } catch (err) {
     if (err instanceof OpsRequestError) {
       io.stderr.write(`hive: ${err.message}\n`);
-      return 2;
+      return err.exitCode;
     }
     throw err;
   }

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { HiveError } from '../errors.js';
 import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
 
 export interface LockInfo {
@@ -29,8 +30,7 @@ export interface LockInfo {
   token: string;
 }
 
-export class LockHeldError extends Error {
-  readonly exitCode = 3;
+export class LockHeldError extends HiveError {
   constructor(
     readonly lockPath: string,
     readonly holder: LockInfo,
@@ -39,8 +39,8 @@ export class LockHeldError extends Error {
       `another hive run holds ${lockPath}: pid ${holder.pid}` +
         (holder.host !== hostname() ? ` on ${holder.host}` : '') +
         `, command "${holder.command}", started ${holder.started}`,
+      3,
     );
-    this.name = 'LockHeldError';
   }
   get pid(): number {
     return this.holder.pid;

@@ -3,6 +3,7 @@
 // (`deployed`, `history`), `hive rollback` pins an earlier version (`pinned`). The Ansible roles
 // image_build and services write the same shape; this module reads it and writes the pin.
 import { existsSync, readFileSync } from 'node:fs';
+import { HiveError } from '../errors.js';
 import { writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -43,11 +44,9 @@ const HEADER = '# Image versions of stage %s: written by hive build-images, depl
 
 export const imagesPath = (stageDir: string) => join(stageDir, IMAGES_FILE);
 
-export class ImageRecordsError extends Error {
-  readonly exitCode = 1;
+export class ImageRecordsError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ImageRecordsError';
+    super(message, 1);
   }
 }
 

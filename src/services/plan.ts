@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
+import { HiveError } from '../errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink, HiveEvent } from '../runner/events.js';
 import type { RunOptions } from '../runner/options.js';
@@ -49,14 +50,12 @@ export interface ServicePlan {
 }
 
 /** The check run itself failed (hosts unreachable, no swarm ...): nothing to show. */
-export class PlanError extends Error {
-  readonly exitCode = 1;
+export class PlanError extends HiveError {
   constructor(
     message: string,
     readonly phase: PhaseResult,
   ) {
-    super(message);
-    this.name = 'PlanError';
+    super(message, 1);
   }
 }
 
