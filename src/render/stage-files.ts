@@ -7,7 +7,8 @@ import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:f
 import { ensureStateDir, writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
-import type { PhaseName, Site } from '../model/site.js';
+import type { PhaseName } from '../model/phases.js';
+import type { Site } from '../model/site.js';
 import { inventoryYamlText } from '../model/ansible-inventory.js';
 import { readSettings } from '../state/settings.js';
 import type { RunOptions } from '../runner/options.js';

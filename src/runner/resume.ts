@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeStateFile } from '../state/files.js';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { PHASES, type PhaseName } from '../model/site.js';
+import { PHASES, type PhaseName } from '../model/phases.js';
 
 export interface Progress {
   /** Phase → ISO time of its last success. */

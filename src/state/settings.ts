@@ -53,7 +53,8 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   return value;
 }
 
-export function resolveStage(cliStage: string | undefined, hiveDir: string): StageName {
-  const stage = cliStage ?? (readSettings(hiveDir).stage as string | undefined) ?? 'private';
+/** The stage of a command: -s, else the remembered one, else private. */
+export function resolveStage(cliStage: string | undefined, settings: Settings): StageName {
+  const stage = cliStage ?? (settings.stage as string | undefined) ?? 'private';
   return stage as StageName;
 }

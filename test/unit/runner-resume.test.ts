@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PHASES } from '../../src/model/site.js';
+import { PHASES } from '../../src/model/phases.js';
 import { forgetFrom, phasesToRun, progressPath, readProgress, recordSuccess, resetProgress } from '../../src/runner/resume.js';
 
 const dirs: string[] = [];
