@@ -4,10 +4,10 @@
 // its exit code: 0 done, 1 failed there, 2 bad request (nothing run).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
 import { HiveError } from '../errors.js';
 import type { Site } from '../model/site.js';
+import { StageDir } from '../state/stage-dir.js';
 
 /** Where the repository keeps what these commands read (roles rsyslog_server and backup). */
 export const SERVICE_LOG_DIR = '/var/log/services';
@@ -48,7 +48,7 @@ function remoteOf(ctx: HiveContext, site: Site): Remote {
   if (!stage) throw new OpsRequestError(`stage "${ctx.stage}" is not defined in the inventory`);
   const repository = stage.hosts.find((h) => h.isRepository);
   if (!repository) throw new OpsRequestError(`stage ${ctx.stage} has no repository server`);
-  const sshConfig = join(ctx.stageDir, 'ssh_config');
+  const sshConfig = new StageDir(ctx.stageDir).sshConfig;
   if (!existsSync(sshConfig)) {
     throw new OpsRequestError(`${sshConfig} does not exist: run "hive run --phase build-infra --stage ${ctx.stage}" first`);
   }

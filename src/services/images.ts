@@ -4,8 +4,8 @@
 // image_build and services write the same shape; this module reads it and writes the pin.
 import { existsSync, readFileSync } from 'node:fs';
 import { HiveError } from '../errors.js';
-import { writeStateFile } from '../state/files.js';
-import { join } from 'node:path';
+import { writeAtomic } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
 import { parse, stringify } from 'yaml';
 
 export interface ImageVersion {
@@ -39,10 +39,7 @@ export interface ImageRecord {
 
 export type ImageRecords = Record<string, ImageRecord>;
 
-export const IMAGES_FILE = 'images.yml';
 const HEADER = '# Image versions of stage %s: written by hive build-images, deploy-services and rollback.\n';
-
-export const imagesPath = (stageDir: string) => join(stageDir, IMAGES_FILE);
 
 export class ImageRecordsError extends HiveError {
   constructor(message: string) {
@@ -52,7 +49,7 @@ export class ImageRecordsError extends HiveError {
 
 /** The records of a stage ({} when nothing was built yet). */
 export function readImageRecords(stageDir: string): ImageRecords {
-  const path = imagesPath(stageDir);
+  const path = new StageDir(stageDir).images;
   if (!existsSync(path)) return {};
   let data: unknown;
   try {
@@ -78,9 +75,9 @@ function nullsBack(v: unknown): unknown {
 
 /** Writes the records atomically (a reader never sees half a file). */
 export function writeImageRecords(stageDir: string, stage: string, records: ImageRecords): void {
-  const path = imagesPath(stageDir);
+  const path = new StageDir(stageDir).images;
   // YAML 1.1 like Ansible's reader: times and hex versions that look like numbers stay quoted strings
-  writeStateFile(path, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }));
+  writeAtomic(path, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }));
 }
 
 /** The version deploy-services rolls out: the pin, else the newest build. */

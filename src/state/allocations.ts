@@ -3,8 +3,8 @@
 // Stored in `<hiveDir>/<stage>/allocations.yml`; an entry, once made, is never renumbered, so a
 // volume keeps its /dev/drbdN and a service its port however the inventory is reordered.
 import { readFileSync } from 'node:fs';
-import { writeStateFile } from './files.js';
-import { join } from 'node:path';
+import { writeAtomic } from './files.js';
+import { StageDir } from './stage-dir.js';
 import { fastLoad } from '../inventory/yaml-dialect.js';
 import { yamlLib } from '../inventory/yaml-lib.js';
 import { InventoryError, type Problem } from '../inventory/errors.js';
@@ -25,13 +25,9 @@ export function emptyAllocations(): StageAllocations {
   return { drbdMinors: {}, publishedPorts: {} };
 }
 
-export function allocationsPath(hiveDir: string, stage: StageName): string {
-  return join(hiveDir, stage, 'allocations.yml');
-}
-
 /** Reads the stage's allocations; a missing file is an empty store, a damaged one an InventoryError. */
 export function readAllocations(hiveDir: string, stage: StageName): StageAllocations {
-  const path = allocationsPath(hiveDir, stage);
+  const path = StageDir.of(hiveDir, stage).allocations;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -78,7 +74,7 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
 
 /** Writes atomically (temp file + rename in the same folder), so a crash never leaves half a file. */
 export function writeAllocations(hiveDir: string, stage: StageName, allocations: StageAllocations): void {
-  const path = allocationsPath(hiveDir, stage);
+  const path = StageDir.of(hiveDir, stage).allocations;
   const body = yamlLib().stringify({
     drbd_minors: allocations.drbdMinors,
     published_ports: allocations.publishedPorts,
@@ -87,7 +83,7 @@ export function writeAllocations(hiveDir: string, stage: StageName, allocations:
     '# Written by hive: DRBD minors per volume and automatically published ports per <service><target_port>.\n' +
     '# Entries are never renumbered. Remove one only when its volume or port is gone for good.\n' +
     body;
-  writeStateFile(path, text);
+  writeAtomic(path, text);
 }
 
 /** Hands out minors and ports for one stage, reusing stored entries; `changed` tells whether to save. */

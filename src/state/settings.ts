@@ -2,7 +2,7 @@
 // Unlike hive-builder, phase options (-l, -T, ...) cannot be persisted: they would silently
 // apply to every later run.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeStateFile } from './files.js';
+import { writeAtomic } from './files.js';
 import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { STAGES, type StageName } from '../model/site.js';
@@ -49,7 +49,7 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   if (!spec) throw new Error(`unknown setting "${name}" (known: ${Object.keys(SETTINGS).join(', ')})`);
   const value = spec.parse(raw);
   const settings = { ...readSettings(hiveDir), [name]: value };
-  writeStateFile(settingsPath(hiveDir), jsYaml.dump(settings));
+  writeAtomic(settingsPath(hiveDir), jsYaml.dump(settings));
   return value;
 }
 

@@ -3,7 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireStageLock, LockHeldError, lockPath } from '../../src/runner/lock.js';
+import { acquireStageLock, LockHeldError } from '../../src/runner/lock.js';
+import { StageDir } from '../../src/state/stage-dir.js';
+
+const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
 
 const dirs: string[] = [];
 const stageDir = () => {
