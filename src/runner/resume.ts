@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeAtomic } from '../state/files.js';
 import { StageDir } from '../state/stage-dir.js';
-import { parse, stringify } from 'yaml';
+import { readStateYaml, stateYamlText } from '../state/yaml.js';
 import { PHASES, type PhaseName } from '../model/phases.js';
 
 export interface Progress {
@@ -15,7 +15,7 @@ export function readProgress(stageDir: string): Progress {
   const path = new StageDir(stageDir).progress;
   if (!existsSync(path)) return { succeeded: {} };
   try {
-    const data = parse(readFileSync(path, 'utf8')) as Partial<Progress> | null;
+    const data = readStateYaml(readFileSync(path, 'utf8')) as Partial<Progress> | null;
     const succeeded: Progress['succeeded'] = {};
     for (const phase of PHASES) {
       const at = data?.succeeded?.[phase];
@@ -33,7 +33,7 @@ function writeProgress(stageDir: string, progress: Progress): void {
   for (const phase of PHASES) if (progress.succeeded[phase]) ordered.succeeded[phase] = progress.succeeded[phase];
   const text =
     '# Phases that succeeded since the last complete `hive all`; `hive all` resumes after them.\n' +
-    stringify(ordered);
+    stateYamlText(ordered);
   writeAtomic(path, text);
 }
 

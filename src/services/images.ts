@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { HiveError } from '../errors.js';
 import { writeAtomic } from '../state/files.js';
 import { StageDir } from '../state/stage-dir.js';
-import { parse, stringify } from 'yaml';
+import { readStateYaml, stateYamlText } from '../state/yaml.js';
 
 export interface ImageVersion {
   version: string;
@@ -56,7 +56,7 @@ export function readImageRecords(stageDir: string): ImageRecords {
     // Every value here is a string or null. Ansible's PyYAML leaves a hex version such as
     // 0904334831e5 unquoted (its float needs a dot), which other YAML readers take for a number:
     // read every scalar as a string and only the null spellings as null.
-    data = nullsBack(parse(readFileSync(path, 'utf8'), { schema: 'failsafe' }));
+    data = nullsBack(readStateYaml(readFileSync(path, 'utf8'), { strings: true }));
   } catch (err) {
     throw new ImageRecordsError(`${path}: not valid YAML (${(err as Error).message})`);
   }
@@ -77,7 +77,7 @@ function nullsBack(v: unknown): unknown {
 export function writeImageRecords(stageDir: string, stage: string, records: ImageRecords): void {
   const path = new StageDir(stageDir).images;
   // YAML 1.1 like Ansible's reader: times and hex versions that look like numbers stay quoted strings
-  writeAtomic(path, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }));
+  writeAtomic(path, HEADER.replace('%s', stage) + stateYamlText(records, { sortMapEntries: true, version: '1.1' }));
 }
 
 /** The version deploy-services rolls out: the pin, else the newest build. */

@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { writeAtomic } from './files.js';
 import { StageDir } from './stage-dir.js';
-import { fastLoad } from '../inventory/yaml-dialect.js';
-import { yamlLib } from '../inventory/yaml-lib.js';
+import { readStateYaml, stateYamlText } from './yaml.js';
 import { InventoryError, type Problem } from '../inventory/errors.js';
 import { displayPath } from '../inventory/load.js';
 import type { StageName } from '../model/site.js';
@@ -37,19 +36,14 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
   }
   const file = displayPath(path);
   const problems: Problem[] = [];
-  let data: Record<string, unknown>;
-  const fast = fastLoad(text);
-  if (fast) {
-    data = fast.data && typeof fast.data === 'object' ? (fast.data as Record<string, unknown>) : {};
-  } else {
-    const { isMap, parseDocument } = yamlLib();
-    const doc = parseDocument(text, { uniqueKeys: true });
-    if (doc.errors.length) {
-      problems.push({ file, line: 1, key: '(document)', message: `not readable as YAML: ${doc.errors[0]!.message.split('\n')[0]}` });
-      throw new InventoryError(problems);
-    }
-    data = (isMap(doc.contents) ? doc.toJS() : {}) as Record<string, unknown>;
+  let parsed: unknown;
+  try {
+    parsed = readStateYaml(text);
+  } catch (err) {
+    problems.push({ file, line: 1, key: '(document)', message: `not readable as YAML: ${(err as Error).message.split('\n')[0]}` });
+    throw new InventoryError(problems);
   }
+  const data = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
   const out = emptyAllocations();
   const take = (key: 'drbd_minors' | 'published_ports', into: Record<string, number>, range: { first: number; last: number }) => {
     const value = data[key];
@@ -75,7 +69,7 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
 /** Writes atomically (temp file + rename in the same folder), so a crash never leaves half a file. */
 export function writeAllocations(hiveDir: string, stage: StageName, allocations: StageAllocations): void {
   const path = StageDir.of(hiveDir, stage).allocations;
-  const body = yamlLib().stringify({
+  const body = stateYamlText({
     drbd_minors: allocations.drbdMinors,
     published_ports: allocations.publishedPorts,
   });

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeAtomic } from './files.js';
 import { join } from 'node:path';
-import jsYaml from 'js-yaml';
 import { STAGES, type StageName } from '../model/site.js';
+import { readStateYaml, stateYamlText } from './yaml.js';
 
 export interface SettingSpec {
   description: string;
@@ -39,7 +39,7 @@ const settingsPath = (hiveDir: string) => join(hiveDir, 'settings.yml');
 export function readSettings(hiveDir: string): Settings {
   const path = settingsPath(hiveDir);
   if (!existsSync(path)) return {};
-  const data = jsYaml.load(readFileSync(path, 'utf8')) as unknown;
+  const data = readStateYaml(readFileSync(path, 'utf8'));
   return data && typeof data === 'object' ? (data as Settings) : {};
 }
 
@@ -49,7 +49,7 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   if (!spec) throw new Error(`unknown setting "${name}" (known: ${Object.keys(SETTINGS).join(', ')})`);
   const value = spec.parse(raw);
   const settings = { ...readSettings(hiveDir), [name]: value };
-  writeAtomic(settingsPath(hiveDir), jsYaml.dump(settings));
+  writeAtomic(settingsPath(hiveDir), stateYamlText(settings));
   return value;
 }
 
