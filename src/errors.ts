@@ -11,3 +11,10 @@ export class HiveError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** Bad command line or a request that cannot be met: nothing was run (exit 2). */
+export class UsageError extends HiveError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
