@@ -3,8 +3,9 @@
 // services: on a terminal the user types the stage name, without one `--yes` is required, and
 // the production stage refuses -D unless its inventory entry says `allow_destroy: true`.
 import { createInterface } from 'node:readline/promises';
-import type { PhaseName, Site, StageName } from '../model/site.js';
-import { UsageError } from './errors.js';
+import type { PhaseName } from '../model/phases.js';
+import type { Site, StageName } from '../model/site.js';
+import { UsageError } from '../errors.js';
 
 export interface DestroyRequest {
   phase: PhaseName;

@@ -1,9 +1,9 @@
 // `hive ssh [HOST]`: an interactive ssh with the stage's generated ssh_config.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
-import { UsageError } from './errors.js';
+import { StageDir } from '../state/stage-dir.js';
+import { UsageError } from '../errors.js';
 
 export interface SshRequest {
   host?: string;
@@ -22,7 +22,7 @@ export function sshConfigHosts(sshConfigPath: string): string[] {
 }
 
 export function sshArgs(ctx: HiveContext, req: SshRequest): string[] {
-  const config = join(ctx.stageDir, 'ssh_config');
+  const config = new StageDir(ctx.stageDir).sshConfig;
   if (!existsSync(config)) {
     throw new UsageError(`${config} does not exist: run "hive run --phase build-infra --stage ${ctx.stage}" first`);
   }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { installDir } from '../context.js';
+import { HiveError } from '../errors.js';
 
 export interface InitOptions {
   provider: 'local';
@@ -37,11 +38,9 @@ export function listSamples(): SampleInfo[] {
 }
 
 /** Bad arguments or files in the way: nothing was written (exit code 2). */
-export class InitError extends Error {
-  readonly exitCode = 2;
+export class InitError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'InitError';
+    super(message, 2);
   }
 }
 

@@ -1,6 +1,8 @@
 // Problems found in the inventory. Every check (YAML, JSON Schema, semantic) reports into the
 // same list so the user sees all of them at once, each as `file:line: key.path: message`.
 
+import { HiveError } from '../errors.js';
+
 export interface Problem {
   /** Path relative to the current working directory, e.g. `inventory/hive.yml`. */
   file: string;
@@ -11,10 +13,9 @@ export interface Problem {
   message: string;
 }
 
-export class InventoryError extends Error {
+export class InventoryError extends HiveError {
   constructor(public problems: Problem[]) {
-    super(formatProblems(problems));
-    this.name = 'InventoryError';
+    super(formatProblems(problems), 2);
   }
 }
 

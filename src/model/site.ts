@@ -6,17 +6,6 @@ import type { StageAllocations } from '../state/allocations.js';
 export const STAGES = ['private', 'staging', 'production'] as const;
 export type StageName = (typeof STAGES)[number];
 
-export const PHASES = [
-  'build-infra',
-  'setup-hosts',
-  'build-images',
-  'build-volumes',
-  'build-networks',
-  'deploy-services',
-  'initialize-services',
-] as const;
-export type PhaseName = (typeof PHASES)[number];
-
 /** Providers hive-builder accepted; `local` is new (docker containers as hosts). */
 export const PROVIDERS = ['local', 'aws', 'prepared', 'vagrant', 'azure', 'gcp', 'openstack', 'kickstart'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];

@@ -4,9 +4,10 @@
 // its exit code: 0 done, 1 failed there, 2 bad request (nothing run).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
+import { HiveError } from '../errors.js';
 import type { Site } from '../model/site.js';
+import { StageDir } from '../state/stage-dir.js';
 
 /** Where the repository keeps what these commands read (roles rsyslog_server and backup). */
 export const SERVICE_LOG_DIR = '/var/log/services';
@@ -23,7 +24,12 @@ export interface OpsIo {
 
 const defaultIo = (): OpsIo => ({ stdout: process.stdout, stderr: process.stderr, tty: !!process.stdout.isTTY });
 
-class OpsRequestError extends Error {}
+/** A request the site cannot answer (unknown service, no ssh_config yet ...): exit 2, nothing run. */
+class OpsRequestError extends HiveError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
 
 /** A word safe to put on the remote shell's command line. */
 const SAFE_WORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -42,7 +48,7 @@ function remoteOf(ctx: HiveContext, site: Site): Remote {
   if (!stage) throw new OpsRequestError(`stage "${ctx.stage}" is not defined in the inventory`);
   const repository = stage.hosts.find((h) => h.isRepository);
   if (!repository) throw new OpsRequestError(`stage ${ctx.stage} has no repository server`);
-  const sshConfig = join(ctx.stageDir, 'ssh_config');
+  const sshConfig = new StageDir(ctx.stageDir).sshConfig;
   if (!existsSync(sshConfig)) {
     throw new OpsRequestError(`${sshConfig} does not exist: run "hive run --phase build-infra --stage ${ctx.stage}" first`);
   }
@@ -87,7 +93,7 @@ async function guarded(io: OpsIo, fn: () => Promise<number>): Promise<number> {
   } catch (err) {
     if (err instanceof OpsRequestError) {
       io.stderr.write(`hive: ${err.message}\n`);
-      return 2;
+      return err.exitCode;
     }
     throw err;
   }

@@ -2,7 +2,7 @@
 // `.hive/<stage>/` with the system's ssh-keygen and openssl. Private keys are written 0600.
 import { existsSync, readFileSync, chmodSync } from 'node:fs';
 import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
-import { join } from 'node:path';
+import { StageDir } from '../state/stage-dir.js';
 import { execa } from 'execa';
 
 export interface SshKeyPair {
@@ -11,14 +11,9 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
-export const sshKeyPaths = (stageDir: string) => ({
-  privateKeyPath: join(stageDir, 'id_ed25519'),
-  publicKeyPath: join(stageDir, 'id_ed25519.pub'),
-});
-
 export async function ensureSshKeyPair(stageDir: string, comment = 'hive'): Promise<SshKeyPair> {
   ensureStateDir(stageDir);
-  const { privateKeyPath, publicKeyPath } = sshKeyPaths(stageDir);
+  const { privateKey: privateKeyPath, publicKey: publicKeyPath } = new StageDir(stageDir);
   if (!existsSync(privateKeyPath)) {
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
   }
@@ -32,19 +27,15 @@ export interface SiteCa {
   keyPath: string;
 }
 
-export const caPaths = (stageDir: string): SiteCa => ({
-  certPath: join(stageDir, 'ca', 'cacert.pem'),
-  keyPath: join(stageDir, 'ca', 'cakey.pem'),
-});
-
 /**
  * Self-signed site CA: the servers' (docker daemon, registry, syslog) and services' certificates,
  * all server identities; host keys are made on the hosts. Docker API clients use a separate
  * docker client CA, which setup-hosts makes (roles/host_certificate).
  */
 export async function ensureSiteCa(stageDir: string, siteName: string): Promise<SiteCa> {
-  const ca = caPaths(stageDir);
-  ensureStateDir(join(stageDir, 'ca'));
+  const dir = new StageDir(stageDir);
+  const ca: SiteCa = { certPath: dir.caCert, keyPath: dir.caKey };
+  ensureStateDir(dir.caDir);
   if (!existsSync(ca.certPath) || !existsSync(ca.keyPath)) {
     await execa('openssl', [
       'req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-sha256', '-days', '36500',

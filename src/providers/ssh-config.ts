@@ -1,8 +1,8 @@
 // `.hive/<stage>/ssh_config` and `known_hosts`: one Host block per server, used by ansible
 // (`ssh_args -F`) and `hive ssh`. One writer for every provider (local, prepared, aws).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { writeStateFile } from '../state/files.js';
-import { join } from 'node:path';
+import { writeAtomic } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
 
 export interface SshHostEntry {
   /** Inventory host name, the `Host` alias. */
@@ -13,9 +13,6 @@ export interface SshHostEntry {
   /** `yes` when known_hosts was filled by hive; `accept-new` for fresh cloud instances. */
   strict: 'yes' | 'accept-new';
 }
-
-export const sshConfigPath = (stageDir: string) => join(stageDir, 'ssh_config');
-export const knownHostsPath = (stageDir: string) => join(stageDir, 'known_hosts');
 
 /** ssh keep-alives of every connection hive and Ansible make: 15 s probes, 4 unanswered ones end it. */
 export const SSH_KEEPALIVE = { interval: 15, countMax: 4 } as const;
@@ -31,7 +28,7 @@ export function renderSshConfig(stageDir: string, identityFile: string, entries:
       `  User ${e.user}`,
       `  IdentityFile ${quote(identityFile)}`,
       '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${quote(knownHostsPath(stageDir))}`,
+      `  UserKnownHostsFile ${quote(new StageDir(stageDir).knownHosts)}`,
       `  StrictHostKeyChecking ${e.strict}`,
       // Plain entries, so hive can drop the lines of a replaced host.
       '  HashKnownHosts no',
@@ -48,7 +45,7 @@ export function renderSshConfig(stageDir: string, identityFile: string, entries:
 /** Write atomically; returns whether the content changed. */
 export function writeIfChanged(path: string, content: string): boolean {
   if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
-  writeStateFile(path, content);
+  writeAtomic(path, content);
   return true;
 }
 

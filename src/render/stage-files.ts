@@ -4,12 +4,14 @@
 // relative to each inventory source, and a second `-i <inventory dir>` would make it try (and
 // fail) to parse hive.yml and the service files as inventories of their own.
 import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
-import { ensureStateDir, writeStateFile } from '../state/files.js';
+import { ensureStateDir, writeAtomic } from '../state/files.js';
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
-import type { PhaseName, Site } from '../model/site.js';
+import type { PhaseName } from '../model/phases.js';
+import type { Site } from '../model/site.js';
 import { inventoryYamlText } from '../model/ansible-inventory.js';
 import { readSettings } from '../state/settings.js';
+import { StageDir } from '../state/stage-dir.js';
 import type { RunOptions } from '../runner/options.js';
 import { renderTemplate } from './templates.js';
 
@@ -20,14 +22,6 @@ export interface StageFiles {
 }
 
 export const DEFAULT_FORKS = 10;
-
-export const stageFilePaths = (stageDir: string): StageFiles & { sshConfigPath: string; knownHostsPath: string } => ({
-  inventoryPath: join(stageDir, 'inventory.yml'),
-  varsPath: join(stageDir, 'vars.yml'),
-  cfgPath: join(stageDir, 'ansible.cfg'),
-  sshConfigPath: join(stageDir, 'ssh_config'),
-  knownHostsPath: join(stageDir, 'known_hosts'),
-});
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -59,8 +53,8 @@ export function stageVars(ctx: HiveContext, phase: PhaseName | null, opts: RunOp
 }
 
 /** Points `<stageDir>/<name>` at `<inventoryDir>/<name>`, or removes a stale link. */
-function linkVarsDir(stageDir: string, inventoryDir: string, name: 'group_vars' | 'host_vars'): void {
-  const link = join(stageDir, name);
+function linkVarsDir(stageDir: StageDir, inventoryDir: string, name: 'group_vars' | 'host_vars'): void {
+  const link = stageDir.varsLink(name);
   const target = join(inventoryDir, name);
   let current: string | undefined;
   try {
@@ -77,29 +71,32 @@ function linkVarsDir(stageDir: string, inventoryDir: string, name: 'group_vars' 
 }
 
 export function renderStageFiles(ctx: HiveContext, site: Site, phase: PhaseName | null, opts: RunOptions): StageFiles {
-  const paths = stageFilePaths(ctx.stageDir);
+  const stageDir = new StageDir(ctx.stageDir);
+  const paths: StageFiles = { inventoryPath: stageDir.inventory, varsPath: stageDir.vars, cfgPath: stageDir.ansibleCfg };
   ensureStateDir(ctx.stageDir);
   const templatesDir = join(ctx.installDir, 'templates');
 
   // toInventoryYaml as YAML 1.1 (Ansible's loader reads "yes" or "0777" back as strings), with
   // vaulted / unsafe values keeping their tags
   // inventory.yml holds the inventory's values, vars.yml extra variables that may be secrets:
-  // like every file below .hive, only the owner reads them (writeStateFile: atomic, 0600)
-  writeStateFile(paths.inventoryPath, inventoryYamlText(site, ctx.stage));
-  linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'group_vars');
-  linkVarsDir(ctx.stageDir, ctx.inventoryDir, 'host_vars');
+  // like every file below .hive, only the owner reads them (writeAtomic: atomic, 0600)
+  writeAtomic(paths.inventoryPath, inventoryYamlText(site, ctx.stage));
+  linkVarsDir(stageDir, ctx.inventoryDir, 'group_vars');
+  linkVarsDir(stageDir, ctx.inventoryDir, 'host_vars');
 
-  writeStateFile(paths.varsPath, renderTemplate(templatesDir, 'vars.yml', stageVars(ctx, phase, opts)));
+  writeAtomic(paths.varsPath, renderTemplate(templatesDir, 'vars.yml', stageVars(ctx, phase, opts)));
 
   const forks = Number(readSettings(ctx.hiveDir).forks ?? DEFAULT_FORKS);
   const cfg = renderTemplate(templatesDir, 'ansible.cfg', {
     ...paths,
+    sshConfigPath: stageDir.sshConfig,
+    knownHostsPath: stageDir.knownHosts,
     stage: ctx.stage,
     siteName: site.name,
     rootDir: ctx.rootDir,
     installDir: ctx.installDir,
     forks: Number.isInteger(forks) && forks > 0 ? forks : DEFAULT_FORKS,
   });
-  writeStateFile(paths.cfgPath, cfg);
-  return { inventoryPath: paths.inventoryPath, varsPath: paths.varsPath, cfgPath: paths.cfgPath };
+  writeAtomic(paths.cfgPath, cfg);
+  return paths;
 }

@@ -15,8 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { HiveError } from '../errors.js';
 import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
 
 export interface LockInfo {
   pid: number;
@@ -29,8 +30,7 @@ export interface LockInfo {
   token: string;
 }
 
-export class LockHeldError extends Error {
-  readonly exitCode = 3;
+export class LockHeldError extends HiveError {
   constructor(
     readonly lockPath: string,
     readonly holder: LockInfo,
@@ -39,8 +39,8 @@ export class LockHeldError extends Error {
       `another hive run holds ${lockPath}: pid ${holder.pid}` +
         (holder.host !== hostname() ? ` on ${holder.host}` : '') +
         `, command "${holder.command}", started ${holder.started}`,
+      3,
     );
-    this.name = 'LockHeldError';
   }
   get pid(): number {
     return this.holder.pid;
@@ -53,8 +53,6 @@ export interface StageLock {
   takenOver?: LockInfo;
   release(): void;
 }
-
-export const lockPath = (stageDir: string) => join(stageDir, 'lock');
 
 /** Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. */
 function procStart(pid: number): string | undefined {
@@ -120,7 +118,7 @@ function currentHolder(path: string): LockInfo {
 /** Takes the stage lock or throws LockHeldError (exit code 3). */
 export function acquireStageLock(stageDir: string, command: string = process.argv.slice(1).join(' ')): StageLock {
   ensureStateDir(stageDir);
-  const path = lockPath(stageDir);
+  const path = new StageDir(stageDir).lock;
   // created when missing, never truncated on open: what the holder wrote stays readable
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, STATE_FILE_MODE);
   try {

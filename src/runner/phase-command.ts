@@ -2,7 +2,8 @@
 // argument by argument. `-l` is mapped per phase the way hive-builder did it.
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
-import type { PhaseName, Site } from '../model/site.js';
+import { phaseSpec, type PhaseName } from '../model/phases.js';
+import type { Site } from '../model/site.js';
 import type { StageFiles } from '../render/stage-files.js';
 import { vaultArgs, vaultPrompts, type RunOptions } from './options.js';
 
@@ -17,24 +18,25 @@ const names = (list: string | undefined): string[] =>
 
 /**
  * The `--limit` pattern of a phase. Without `-l` every phase is limited to the stage group.
- * setup-hosts takes host names (a short name such as `p-hive0` is widened to its inventory name),
- * build-images service names (their `image_<svc>` hosts plus the repository that builds them),
- * initialize-services service names; the other phases only pass `-l` on as `hive_limit`.
+ * What `-l` names is the phase's `limit` in the phase table: host names for setup-hosts (a short
+ * name such as `p-hive0` is widened to its inventory name), service names for build-images (their
+ * `image_<svc>` hosts plus the repository that builds them) and initialize-services; the other
+ * phases only pass `-l` on as `hive_limit`.
  */
 export function limitPattern(site: Site, stage: string, phase: PhaseName, limit: string | undefined): string {
   const wanted = names(limit);
   if (wanted.length === 0) return stage;
-  switch (phase) {
-    case 'setup-hosts': {
+  switch (phaseSpec(phase).limit) {
+    case 'hosts': {
       const hosts = site.stages[stage as keyof Site['stages']]?.hosts ?? [];
       const full = wanted.map((n) => hosts.find((h) => h.name === n || h.shortName === n)?.name ?? n);
       return [...full, `&${stage}`].join(':');
     }
-    case 'build-images':
+    case 'images':
       return [...wanted.map((n) => `image_${n}`), 'repository', `&${stage}`].join(':');
-    case 'initialize-services':
+    case 'services':
       return [...wanted, `&${stage}`].join(':');
-    default:
+    case 'vars':
       return stage;
   }
 }

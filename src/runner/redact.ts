@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, sep } from 'node:path';
 import type { Site, StageName } from '../model/site.js';
 import type { InventoryVars } from '../providers/group-vars.js';
+import { StageDir } from '../state/stage-dir.js';
 import type { HiveEvent } from './events.js';
 
 const RULES = JSON.parse(readFileSync(new URL('../../callback_plugins/hive_secret_keys.json', import.meta.url), 'utf8')) as { pattern: string };
@@ -172,9 +173,9 @@ export function knownSecrets(site: Site, stage: StageName, sources: SecretSource
   const found = new Set<string>();
   // the generated secrets of the stage (each may not exist yet)
   if (src.stageDir) {
-    for (const file of ['registry_password', 'zabbix_admin_password', 'zabbix_db_password']) {
+    for (const file of new StageDir(src.stageDir).generatedSecrets) {
       try {
-        add(found, readFileSync(join(src.stageDir, file), 'utf8').trim());
+        add(found, readFileSync(file, 'utf8').trim());
       } catch {
         // not generated yet
       }

@@ -1,23 +1,21 @@
 // `.hive/<stage>/progress.yml`: which phases succeeded since the last complete `hive all`, so
 // `hive all` resumes at the first phase that has not.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeStateFile } from '../state/files.js';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { PHASES, type PhaseName } from '../model/site.js';
+import { writeAtomic } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
+import { readStateYaml, stateYamlText } from '../state/yaml.js';
+import { PHASES, type PhaseName } from '../model/phases.js';
 
 export interface Progress {
   /** Phase → ISO time of its last success. */
   succeeded: Partial<Record<PhaseName, string>>;
 }
 
-export const progressPath = (stageDir: string) => join(stageDir, 'progress.yml');
-
 export function readProgress(stageDir: string): Progress {
-  const path = progressPath(stageDir);
+  const path = new StageDir(stageDir).progress;
   if (!existsSync(path)) return { succeeded: {} };
   try {
-    const data = parse(readFileSync(path, 'utf8')) as Partial<Progress> | null;
+    const data = readStateYaml(readFileSync(path, 'utf8')) as Partial<Progress> | null;
     const succeeded: Progress['succeeded'] = {};
     for (const phase of PHASES) {
       const at = data?.succeeded?.[phase];
@@ -30,13 +28,13 @@ export function readProgress(stageDir: string): Progress {
 }
 
 function writeProgress(stageDir: string, progress: Progress): void {
-  const path = progressPath(stageDir);
+  const path = new StageDir(stageDir).progress;
   const ordered: Progress = { succeeded: {} };
   for (const phase of PHASES) if (progress.succeeded[phase]) ordered.succeeded[phase] = progress.succeeded[phase];
   const text =
     '# Phases that succeeded since the last complete `hive all`; `hive all` resumes after them.\n' +
-    stringify(ordered);
-  writeStateFile(path, text);
+    stateYamlText(ordered);
+  writeAtomic(path, text);
 }
 
 export function recordSuccess(stageDir: string, phase: PhaseName, at = new Date().toISOString()): void {

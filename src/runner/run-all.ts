@@ -2,7 +2,8 @@
 // that has not succeeded since the last complete run; the first failure stops it. When every
 // phase has succeeded the record is cleared, so the next `hive all` runs all phases again.
 import type { HiveContext } from '../context.js';
-import type { PhaseName, Site } from '../model/site.js';
+import type { PhaseName } from '../model/phases.js';
+import type { Site } from '../model/site.js';
 import { now } from './events.js';
 import { acquireStageLock } from './lock.js';
 import { changesNothing, type RunOptions } from './options.js';

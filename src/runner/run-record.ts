@@ -3,6 +3,7 @@
 // same phase starts within the same second).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ensureStateDir } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
 import { join } from 'node:path';
 import type { EventSink, HiveEvent } from './events.js';
 
@@ -14,7 +15,7 @@ export class RunRecord implements EventSink {
   private fd: number | undefined;
 
   constructor(stageDir: string, phase: string, started: Date) {
-    const dir = join(stageDir, 'runs');
+    const dir = new StageDir(stageDir).runs;
     ensureStateDir(dir);
     const base = `${runStamp(started)}-${phase}`;
     let n = 1;

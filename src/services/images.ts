@@ -3,9 +3,10 @@
 // (`deployed`, `history`), `hive rollback` pins an earlier version (`pinned`). The Ansible roles
 // image_build and services write the same shape; this module reads it and writes the pin.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeStateFile } from '../state/files.js';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { HiveError } from '../errors.js';
+import { writeAtomic } from '../state/files.js';
+import { StageDir } from '../state/stage-dir.js';
+import { readStateYaml, stateYamlText } from '../state/yaml.js';
 
 export interface ImageVersion {
   version: string;
@@ -38,29 +39,24 @@ export interface ImageRecord {
 
 export type ImageRecords = Record<string, ImageRecord>;
 
-export const IMAGES_FILE = 'images.yml';
 const HEADER = '# Image versions of stage %s: written by hive build-images, deploy-services and rollback.\n';
 
-export const imagesPath = (stageDir: string) => join(stageDir, IMAGES_FILE);
-
-export class ImageRecordsError extends Error {
-  readonly exitCode = 1;
+export class ImageRecordsError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ImageRecordsError';
+    super(message, 1);
   }
 }
 
 /** The records of a stage ({} when nothing was built yet). */
 export function readImageRecords(stageDir: string): ImageRecords {
-  const path = imagesPath(stageDir);
+  const path = new StageDir(stageDir).images;
   if (!existsSync(path)) return {};
   let data: unknown;
   try {
     // Every value here is a string or null. Ansible's PyYAML leaves a hex version such as
     // 0904334831e5 unquoted (its float needs a dot), which other YAML readers take for a number:
     // read every scalar as a string and only the null spellings as null.
-    data = nullsBack(parse(readFileSync(path, 'utf8'), { schema: 'failsafe' }));
+    data = nullsBack(readStateYaml(readFileSync(path, 'utf8'), { strings: true }));
   } catch (err) {
     throw new ImageRecordsError(`${path}: not valid YAML (${(err as Error).message})`);
   }
@@ -79,9 +75,9 @@ function nullsBack(v: unknown): unknown {
 
 /** Writes the records atomically (a reader never sees half a file). */
 export function writeImageRecords(stageDir: string, stage: string, records: ImageRecords): void {
-  const path = imagesPath(stageDir);
+  const path = new StageDir(stageDir).images;
   // YAML 1.1 like Ansible's reader: times and hex versions that look like numbers stay quoted strings
-  writeStateFile(path, HEADER.replace('%s', stage) + stringify(records, { sortMapEntries: true, version: '1.1' }));
+  writeAtomic(path, HEADER.replace('%s', stage) + stateYamlText(records, { sortMapEntries: true, version: '1.1' }));
 }
 
 /** The version deploy-services rolls out: the pin, else the newest build. */

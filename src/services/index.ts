@@ -3,4 +3,4 @@
 export { formatPlan, planServices, PlanError, type PlanEntry, type ServicePlan } from './plan.js';
 export { formatVersions, listVersions, NoVersionsError, type ServiceVersions } from './versions.js';
 export { chooseVersion, rollbackService, RollbackError, type RollbackResult } from './rollback.js';
-export { imagesPath, readImageRecords, writeImageRecords, type ImageRecord, type ImageRecords } from './images.js';
+export { readImageRecords, writeImageRecords, type ImageRecord, type ImageRecords } from './images.js';

@@ -3,12 +3,13 @@
 // with hive_plan_file set: the services role then compares every service with
 // hive_swarm_services in check mode and writes a summary, which is read back here.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
+import { HiveError } from '../errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink, HiveEvent } from '../runner/events.js';
 import type { RunOptions } from '../runner/options.js';
 import { failureLines } from '../runner/progress.js';
+import { StageDir } from '../state/stage-dir.js';
 import { knownSecrets, maskValues } from '../runner/redact.js';
 import { runPhase, type PhaseResult } from '../runner/run-phase.js';
 import { readImageRecords, targetVersion } from './images.js';
@@ -49,14 +50,12 @@ export interface ServicePlan {
 }
 
 /** The check run itself failed (hosts unreachable, no swarm ...): nothing to show. */
-export class PlanError extends Error {
-  readonly exitCode = 1;
+export class PlanError extends HiveError {
   constructor(
     message: string,
     readonly phase: PhaseResult,
   ) {
-    super(message);
-    this.name = 'PlanError';
+    super(message, 1);
   }
 }
 
@@ -141,7 +140,7 @@ const quietReporter = (stderr: NodeJS.WritableStream = process.stderr): EventSin
 
 /** What deploy-services would change in the context's stage, read from the live swarm. */
 export async function planServices(ctx: HiveContext, site: Site, opts: PlanOptions = {}): Promise<ServicePlan> {
-  const planFile = join(ctx.stageDir, `plan-${process.pid}.json`);
+  const planFile = new StageDir(ctx.stageDir).planFile(process.pid);
   rmSync(planFile, { force: true });
   const runOpts: RunOptions = {
     check: true,

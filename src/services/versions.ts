@@ -1,6 +1,7 @@
 // `hive versions SERVICE`: the recorded image versions of a service in the stage, newest first,
 // with what is built last, deployed now and pinned by a rollback.
 import type { HiveContext } from '../context.js';
+import { HiveError } from '../errors.js';
 import { readImageRecords, targetVersion, type ImageRecord } from './images.js';
 
 export interface VersionLine {
@@ -27,11 +28,9 @@ export interface ServiceVersions {
 }
 
 /** The service has no recorded versions (not built by hive, or never built in this stage). */
-export class NoVersionsError extends Error {
-  readonly exitCode = 2;
+export class NoVersionsError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'NoVersionsError';
+    super(message, 2);
   }
 }
 

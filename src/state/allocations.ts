@@ -3,10 +3,9 @@
 // Stored in `<hiveDir>/<stage>/allocations.yml`; an entry, once made, is never renumbered, so a
 // volume keeps its /dev/drbdN and a service its port however the inventory is reordered.
 import { readFileSync } from 'node:fs';
-import { writeStateFile } from './files.js';
-import { join } from 'node:path';
-import { fastLoad } from '../inventory/yaml-dialect.js';
-import { yamlLib } from '../inventory/yaml-lib.js';
+import { writeAtomic } from './files.js';
+import { StageDir } from './stage-dir.js';
+import { readStateYaml, stateYamlText } from './yaml.js';
 import { InventoryError, type Problem } from '../inventory/errors.js';
 import { displayPath } from '../inventory/load.js';
 import type { StageName } from '../model/site.js';
@@ -31,13 +30,9 @@ export function emptyAllocations(): StageAllocations {
   return { drbdMinors: {}, publishedPorts: {}, drbdDiskNodes: {}, drbdNodeIds: {} };
 }
 
-export function allocationsPath(hiveDir: string, stage: StageName): string {
-  return join(hiveDir, stage, 'allocations.yml');
-}
-
 /** Reads the stage's allocations; a missing file is an empty store, a damaged one an InventoryError. */
 export function readAllocations(hiveDir: string, stage: StageName): StageAllocations {
-  const path = allocationsPath(hiveDir, stage);
+  const path = StageDir.of(hiveDir, stage).allocations;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -47,19 +42,14 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
   }
   const file = displayPath(path);
   const problems: Problem[] = [];
-  let data: Record<string, unknown>;
-  const fast = fastLoad(text);
-  if (fast) {
-    data = fast.data && typeof fast.data === 'object' ? (fast.data as Record<string, unknown>) : {};
-  } else {
-    const { isMap, parseDocument } = yamlLib();
-    const doc = parseDocument(text, { uniqueKeys: true });
-    if (doc.errors.length) {
-      problems.push({ file, line: 1, key: '(document)', message: `not readable as YAML: ${doc.errors[0]!.message.split('\n')[0]}` });
-      throw new InventoryError(problems);
-    }
-    data = (isMap(doc.contents) ? doc.toJS() : {}) as Record<string, unknown>;
+  let parsed: unknown;
+  try {
+    parsed = readStateYaml(text);
+  } catch (err) {
+    problems.push({ file, line: 1, key: '(document)', message: `not readable as YAML: ${(err as Error).message.split('\n')[0]}` });
+    throw new InventoryError(problems);
   }
+  const data = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
   const out = emptyAllocations();
   const take = (key: 'drbd_minors' | 'published_ports' | 'drbd_node_ids', into: Record<string, number>, range: { first: number; last: number }) => {
     const value = data[key];
@@ -98,8 +88,8 @@ export function readAllocations(hiveDir: string, stage: StageName): StageAllocat
 
 /** Writes atomically (temp file + rename in the same folder), so a crash never leaves half a file. */
 export function writeAllocations(hiveDir: string, stage: StageName, allocations: StageAllocations): void {
-  const path = allocationsPath(hiveDir, stage);
-  const body = yamlLib().stringify({
+  const path = StageDir.of(hiveDir, stage).allocations;
+  const body = stateYamlText({
     drbd_minors: allocations.drbdMinors,
     published_ports: allocations.publishedPorts,
     drbd_disk_nodes: allocations.drbdDiskNodes,
@@ -110,7 +100,7 @@ export function writeAllocations(hiveDir: string, stage: StageName, allocations:
     '# the two disk nodes per volume (used where the hives run DRBD 8.4) and DRBD 9 node-ids per hive.\n' +
     '# Entries are never renumbered. Remove one only when its volume or port is gone for good.\n' +
     body;
-  writeStateFile(path, text);
+  writeAtomic(path, text);
 }
 
 /** Hands out minors and ports for one stage, reusing stored entries; `changed` tells whether to save. */

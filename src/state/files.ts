@@ -73,11 +73,12 @@ export function ensureStateDir(dir: string): void {
 }
 
 /**
- * Writes `content` to `path` atomically: a temp file in the same folder, created 0600 (chmod
- * again, the umask may take bits away), then renamed over the target, so a reader never sees half
- * a file and the target is never readable by others, not even for a moment.
+ * Writes `content` to `path` atomically: a temp file in the same folder, created with `mode`
+ * (0600 by default; chmod again, the umask may take bits away), then renamed over the target, so
+ * a reader never sees half a file and the target is never readable by others, not even for a
+ * moment. The folder is made like every state folder (ensureStateDir).
  */
-export function writeStateFile(path: string, content: string | Uint8Array, mode: number = STATE_FILE_MODE): void {
+export function writeAtomic(path: string, content: string | Uint8Array, mode: number = STATE_FILE_MODE): void {
   ensureStateDir(dirname(path));
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {

@@ -2,10 +2,10 @@
 // Unlike hive-builder, phase options (-l, -T, ...) cannot be persisted: they would silently
 // apply to every later run.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeStateFile } from './files.js';
+import { writeAtomic } from './files.js';
 import { join } from 'node:path';
-import jsYaml from 'js-yaml';
 import { STAGES, type StageName } from '../model/site.js';
+import { readStateYaml, stateYamlText } from './yaml.js';
 
 export interface SettingSpec {
   description: string;
@@ -39,7 +39,7 @@ const settingsPath = (hiveDir: string) => join(hiveDir, 'settings.yml');
 export function readSettings(hiveDir: string): Settings {
   const path = settingsPath(hiveDir);
   if (!existsSync(path)) return {};
-  const data = jsYaml.load(readFileSync(path, 'utf8')) as unknown;
+  const data = readStateYaml(readFileSync(path, 'utf8'));
   return data && typeof data === 'object' ? (data as Settings) : {};
 }
 
@@ -49,11 +49,12 @@ export function writeSetting(hiveDir: string, name: string, raw: string): string
   if (!spec) throw new Error(`unknown setting "${name}" (known: ${Object.keys(SETTINGS).join(', ')})`);
   const value = spec.parse(raw);
   const settings = { ...readSettings(hiveDir), [name]: value };
-  writeStateFile(settingsPath(hiveDir), jsYaml.dump(settings));
+  writeAtomic(settingsPath(hiveDir), stateYamlText(settings));
   return value;
 }
 
-export function resolveStage(cliStage: string | undefined, hiveDir: string): StageName {
-  const stage = cliStage ?? (readSettings(hiveDir).stage as string | undefined) ?? 'private';
+/** The stage of a command: -s, else the remembered one, else private. */
+export function resolveStage(cliStage: string | undefined, settings: Settings): StageName {
+  const stage = cliStage ?? (settings.stage as string | undefined) ?? 'private';
   return stage as StageName;
 }

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
-import { sshConfigPath } from '../providers/ssh-config.js';
-import { UsageError } from '../cli/errors.js';
+import { StageDir } from '../state/stage-dir.js';
+import { UsageError } from '../errors.js';
 import { collectFacts } from './collect.js';
 import { evaluate } from './evaluate.js';
 import { formatJson, formatText } from './format.js';
@@ -12,7 +12,7 @@ import { formatJson, formatText } from './format.js';
 export { evaluate, type StatusReport } from './evaluate.js';
 
 export async function siteStatus(ctx: HiveContext, site: Site, opts: { json: boolean }): Promise<number> {
-  const config = sshConfigPath(ctx.stageDir);
+  const config = new StageDir(ctx.stageDir).sshConfig;
   if (!existsSync(config)) {
     throw new UsageError(`${config} does not exist: build-infra has not run for stage ${ctx.stage} ("hive run --phase build-infra --stage ${ctx.stage}")`);
   }

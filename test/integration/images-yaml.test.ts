@@ -6,7 +6,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { imagesPath, readImageRecords, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
+import { readImageRecords, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
+import { StageDir } from '../../src/state/stage-dir.js';
+
+const imagesPath = (stageDir: string) => new StageDir(stageDir).images;
 
 /** What build-images and deploy-services leave after three builds, two deploys and a rollback. */
 const web = (): ImageRecord => ({

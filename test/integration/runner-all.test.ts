@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
-import { PHASES } from '../../src/model/site.js';
+import { PHASES } from '../../src/model/phases.js';
 import type { HiveEvent } from '../../src/runner/events.js';
 import { phasesToRun, readProgress } from '../../src/runner/resume.js';
 import { runAll } from '../../src/runner/run-all.js';

@@ -5,7 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireStageLock, lockPath } from '../../src/runner/lock.js';
+import { acquireStageLock } from '../../src/runner/lock.js';
+import { StageDir } from '../../src/state/stage-dir.js';
+
+const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
 
 const dirs: string[] = [];
 const stageDir = () => {

@@ -13,9 +13,11 @@ import type { HiveContext } from '../../src/context.js';
 import type { Site } from '../../src/model/site.js';
 import { renderStageFiles } from '../../src/render/stage-files.js';
 import type { EventSink, HiveEvent } from '../../src/runner/events.js';
-import { LockHeldError, lockPath } from '../../src/runner/lock.js';
+import { LockHeldError } from '../../src/runner/lock.js';
+import { StageDir } from '../../src/state/stage-dir.js';
 
 /** The lock file stays (every run flocks the same file); a free lock names nobody. */
+const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
 const lockHeld = (stageDir: string) => existsSync(lockPath(stageDir)) && readFileSync(lockPath(stageDir), 'utf8').trim() !== '';
 import { MASK } from '../../src/runner/redact.js';
 import { readProgress } from '../../src/runner/resume.js';

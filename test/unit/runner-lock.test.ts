@@ -2,7 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireStageLock, LockHeldError, lockPath } from '../../src/runner/lock.js';
+import { acquireStageLock, LockHeldError } from '../../src/runner/lock.js';
+import { StageDir } from '../../src/state/stage-dir.js';
+
+const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
 
 const dirs: string[] = [];
 const stageDir = () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
-import { PHASES } from '../../src/model/site.js';
+import { PHASES } from '../../src/model/phases.js';
 import { limitPattern, phaseCommand, verbosityFlag } from '../../src/runner/phase-command.js';
 import { fixtureSite } from '../fixtures/runner/site.js';
 

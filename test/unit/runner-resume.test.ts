@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PHASES } from '../../src/model/site.js';
-import { forgetFrom, phasesToRun, progressPath, readProgress, recordSuccess, resetProgress } from '../../src/runner/resume.js';
+import { PHASES } from '../../src/model/phases.js';
+import { forgetFrom, phasesToRun, readProgress, recordSuccess, resetProgress } from '../../src/runner/resume.js';
+import { StageDir } from '../../src/state/stage-dir.js';
 
 const dirs: string[] = [];
 const stageDir = () => {
@@ -26,7 +27,7 @@ describe('resume state', () => {
     recordSuccess(dir, 'setup-hosts');
     recordSuccess(dir, 'build-volumes'); // out of order: build-images is still pending
     expect(phasesToRun(dir)).toEqual({ run: PHASES.slice(2), skipped: ['build-infra', 'setup-hosts'] });
-    expect(readFileSync(progressPath(dir), 'utf8')).toMatch(/^# .*\nsucceeded:\n {2}build-infra: /);
+    expect(readFileSync(new StageDir(dir).progress, 'utf8')).toMatch(/^# .*\nsucceeded:\n {2}build-infra: /);
   });
 
   it('--from wins over the record', () => {

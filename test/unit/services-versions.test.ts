@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
-import { imagesPath, readImageRecords, targetVersion, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
+import { readImageRecords, targetVersion, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
 import { chooseVersion, RollbackError } from '../../src/services/rollback.js';
 import { formatVersions, listVersions, NoVersionsError, versionsOf } from '../../src/services/versions.js';
+import { StageDir } from '../../src/state/stage-dir.js';
+
+const imagesPath = (stageDir: string) => new StageDir(stageDir).images;
 
 /** What build-images and deploy-services leave after three builds, two deploys and a rollback. */
 const web = (): ImageRecord => ({

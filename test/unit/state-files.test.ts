@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureStateDir, secureStateTree, writeStateFile } from '../../src/state/files.js';
+import { ensureStateDir, secureStateTree, writeAtomic } from '../../src/state/files.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -18,17 +18,17 @@ const project = () => {
 const mode = (p: string) => statSync(p).mode & 0o7777;
 
 describe('state files under .hive', () => {
-  it('writeStateFile creates 0600 files in 0700 folders whatever the umask, atomically', () => {
+  it('writeAtomic creates 0600 files in 0700 folders whatever the umask, atomically', () => {
     const root = project();
     const old = process.umask(0o000);
     try {
       const file = join(root, '.hive', 'private', 'inventory.yml');
-      writeStateFile(file, 'all: {}\n');
+      writeAtomic(file, 'all: {}\n');
       expect(readFileSync(file, 'utf8')).toBe('all: {}\n');
       expect(mode(file)).toBe(0o600);
       expect(mode(join(root, '.hive', 'private'))).toBe(0o700);
       expect(mode(join(root, '.hive'))).toBe(0o700);
-      writeStateFile(file, 'all: {hosts: {}}\n');
+      writeAtomic(file, 'all: {hosts: {}}\n');
       expect(readdirSync(join(root, '.hive', 'private'))).toEqual(['inventory.yml']); // no temp file left
     } finally {
       process.umask(old);

@@ -60,9 +60,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ProviderContext } from '../provider.js';
-import { ensureSshKeyPair, sshKeyPaths } from '../credentials.js';
+import { ensureSshKeyPair } from '../credentials.js';
 import { now, type HostStatus } from '../../runner/events.js';
 import { ProviderError } from '../errors.js';
+import { StageDir } from '../../state/stage-dir.js';
 import {
   DEBIAN_OWNER,
   MIRRORED_DEVICE,
@@ -80,10 +81,8 @@ import { errorCode, mapAwsError, type AwsErrorContext } from './errors.js';
 import {
   forgetKnownHosts,
   knownHostsName,
-  knownHostsPath,
   removeFiles,
   renderSshConfig,
-  sshConfigPath,
   writeIfChanged,
 } from '../ssh-config.js';
 
@@ -160,6 +159,10 @@ export class AwsInfra {
   private async change<T>(doing: string, call: () => Promise<T>, extra: Partial<AwsErrorContext> = {}): Promise<T> {
     if (this.dryRun) throw new Error(`internal: mutating call in dry-run (${doing})`);
     return this.look(doing, call, extra);
+  }
+
+  private get stageFiles(): StageDir {
+    return new StageDir(this.ctx.stageDir);
   }
 
   private startTask(name: string) {
@@ -401,7 +404,7 @@ export class AwsInfra {
   }
 
   private async sshKey(): Promise<string | undefined> {
-    const { publicKeyPath } = sshKeyPaths(this.ctx.stageDir);
+    const publicKeyPath = this.stageFiles.publicKey;
     if (this.dryRun) return existsSync(publicKeyPath) ? readFileSync(publicKeyPath, 'utf8').trim() : undefined;
     return (await ensureSshKeyPair(this.ctx.stageDir, `hive-${this.scope.site}-${this.scope.stage}`)).publicKey;
   }
@@ -660,7 +663,7 @@ export class AwsInfra {
       const fields = (k: string | undefined) => (k ?? '').trim().split(/\s+/).slice(0, 2).join(' ');
       if (publicKey && kp.PublicKey && fields(kp.PublicKey) !== fields(publicKey)) {
         throw new ProviderError(
-          `key pair ${d.keyName} holds another public key than ${sshKeyPaths(this.ctx.stageDir).publicKeyPath} and the instances accept only that one: restore the stage's id_ed25519 files, or destroy the stage (-D) and build it again`,
+          `key pair ${d.keyName} holds another public key than ${this.stageFiles.publicKey} and the instances accept only that one: restore the stage's id_ed25519 files, or destroy the stage (-D) and build it again`,
         );
       }
       this.report('keep', 'key-pair', d.keyName, kp.KeyPairId);
@@ -864,7 +867,7 @@ export class AwsInfra {
           ),
         );
         // The address now leads to another machine: its old host key must not block ssh.
-        forgetKnownHosts(knownHostsPath(this.ctx.stageDir), [knownHostsName(addr.PublicIp!, h.sshPort)]);
+        forgetKnownHosts(this.stageFiles.knownHosts, [knownHostsName(addr.PublicIp!, h.sshPort)]);
       }
       this.report('change', 'eip-association', `${h.name} ${addr?.PublicIp ?? '(new address)'}`, addr?.AllocationId, h.name);
     }
@@ -899,17 +902,17 @@ export class AwsInfra {
     this.startTask('ssh_config');
     const config = renderSshConfig(
       this.ctx.stageDir,
-      sshKeyPaths(this.ctx.stageDir).privateKeyPath,
+      this.stageFiles.privateKey,
       d.hosts.map((h) => ({ alias: h.name, hostName: addresses.get(h.name)!, port: h.sshPort, user: h.admin, strict: 'accept-new' })),
       'aws',
     );
-    const changed = writeIfChanged(sshConfigPath(this.ctx.stageDir), config);
+    const changed = writeIfChanged(this.stageFiles.sshConfig, config);
     this.ctx.events.emit({
       event: 'host_result',
       host: this.scope.motherName,
       task: this.task,
       status: changed ? 'changed' : 'ok',
-      msg: `${changed ? 'wrote' : 'unchanged'} ${sshConfigPath(this.ctx.stageDir)}`,
+      msg: `${changed ? 'wrote' : 'unchanged'} ${this.stageFiles.sshConfig}`,
       time: now(),
     });
   }
@@ -1060,7 +1063,7 @@ export class AwsInfra {
 
     if (!this.dryRun) {
       this.startTask('forget ssh_config and known_hosts');
-      for (const f of removeFiles(sshConfigPath(this.ctx.stageDir), knownHostsPath(this.ctx.stageDir))) {
+      for (const f of removeFiles(this.stageFiles.sshConfig, this.stageFiles.knownHosts)) {
         this.ctx.events.emit({ event: 'host_result', host: s.motherName, task: this.task, status: 'changed', msg: `removed ${f}`, time: now() });
       }
     }

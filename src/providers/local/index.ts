@@ -4,17 +4,17 @@
 // labels hive.site / hive.stage (containers and volumes also hive.host), and -H / -D only touch
 // what carries them. From the hosts on, Ansible reaches them over SSH like cloud hosts.
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Host } from '../../model/site.js';
 import type { HostStatus } from '../../runner/events.js';
 import { now } from '../../runner/events.js';
-import { ensureSiteCa, ensureSshKeyPair, sshKeyPaths } from '../credentials.js';
+import { ensureSiteCa, ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
+import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
 import { aptProxyConf, resolveAptProxy, type AptProxy } from './apt-cache.js';
 import { docker, execIn, findContainers, findNetworks, findVolumes, inspectNetwork, requireEngine, type ContainerInfo } from './docker.js';
 import { ensureHostImage, HOST_IMAGE, machineDebianMirrors, SUITE } from './host-image.js';
-import { knownHostsPath, renderSshConfig, sshConfigPath, writeIfChanged } from '../ssh-config.js';
+import { renderSshConfig, writeIfChanged } from '../ssh-config.js';
 import { ADMIN_USER, hostKeyLines, waitForSshd } from './ssh.js';
 
 export const LABEL_SITE = 'hive.site';
@@ -85,11 +85,12 @@ async function buildInfra(ctx: ProviderContext): Promise<void> {
 
 async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
   const { site, stage, stageDir } = ctx;
+  const stageFiles = new StageDir(stageDir);
   const gateway = gatewayOf(stage.cidr);
   const net = networkName(site.name, stage.name);
 
   let task = r.task('site credentials');
-  const hadKey = existsSync(sshKeyPaths(stageDir).privateKeyPath) && existsSync(join(stageDir, 'ca', 'cacert.pem'));
+  const hadKey = existsSync(stageFiles.privateKey) && existsSync(stageFiles.caCert);
   if (!ctx.dryRun) {
     await ensureSshKeyPair(stageDir, `hive@${site.name}`);
     await ensureSiteCa(stageDir, site.name);
@@ -202,16 +203,16 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
   task = r.task('ssh_config');
   const keyLines = await Promise.all(stage.hosts.map((h) => hostKeyLines(containerName(h), h.name, h.privateIp)));
   // host keys read from the containers themselves: ssh checks them strictly from the first login
-  const knownChanged = writeIfChanged(knownHostsPath(stageDir), keyLines.flat().join('\n') + '\n');
+  const knownChanged = writeIfChanged(stageFiles.knownHosts, keyLines.flat().join('\n') + '\n');
   const configChanged = writeIfChanged(
-    sshConfigPath(stageDir),
+    stageFiles.sshConfig,
     localSshConfig(stageDir, stage.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp }))),
   );
   r.result(
     r.mother,
     task,
     knownChanged || configChanged ? 'changed' : 'ok',
-    `${knownChanged || configChanged ? 'wrote' : 'unchanged:'} ${join(stageDir, 'ssh_config')} and known_hosts`,
+    `${knownChanged || configChanged ? 'wrote' : 'unchanged:'} ${stageFiles.sshConfig} and known_hosts`,
   );
 }
 
@@ -220,7 +221,7 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
 export function localSshConfig(stageDir: string, hosts: { name: string; privateIp: string }[]): string {
   return renderSshConfig(
     stageDir,
-    join(stageDir, 'id_ed25519'),
+    new StageDir(stageDir).privateKey,
     hosts.map((h) => ({ alias: h.name, hostName: h.privateIp, port: 22, user: ADMIN_USER, strict: 'yes' as const })),
     'local',
   );
@@ -355,7 +356,8 @@ async function destroy(ctx: ProviderContext, r: Reporter): Promise<void> {
 
   // the hosts are gone, so are their keys and addresses; the site's key pair and CA stay
   task = r.task('ssh_config');
-  const files = ['ssh_config', 'known_hosts'].map((f) => join(ctx.stageDir, f)).filter((f) => existsSync(f));
+  const stageFiles = new StageDir(ctx.stageDir);
+  const files = [stageFiles.sshConfig, stageFiles.knownHosts].filter((f) => existsSync(f));
   if (!ctx.dryRun) for (const f of files) rmSync(f);
   r.result(r.mother, task, files.length ? 'changed' : 'ok', files.length ? `${ctx.dryRun ? 'would remove' : 'removed'} ${files.join(', ')}` : 'no ssh_config to remove');
 }

@@ -7,8 +7,9 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Host } from '../../model/site.js';
-import { ensureSshKeyPair, sshKeyPaths } from '../credentials.js';
+import { ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
+import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
 import { now, type HostStatus } from '../../runner/events.js';
 import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
@@ -16,9 +17,7 @@ import {
   appendKnownHosts,
   knownHostsHas,
   knownHostsName,
-  knownHostsPath,
   renderSshConfig,
-  sshConfigPath,
   writeIfChanged,
 } from '../ssh-config.js';
 
@@ -125,8 +124,12 @@ class PreparedRun {
     this.ctx.events.emit({ event: 'warning', msg, time: now() });
   }
 
+  private get stageFiles(): StageDir {
+    return new StageDir(this.ctx.stageDir);
+  }
+
   private sshArgs(): string[] {
-    return ['-F', sshConfigPath(this.ctx.stageDir), '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${this.deps.connectTimeout}`];
+    return ['-F', this.stageFiles.sshConfig, '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${this.deps.connectTimeout}`];
   }
 
   async run(): Promise<void> {
@@ -136,7 +139,7 @@ class PreparedRun {
     const dry = ctx.dryRun;
 
     this.startTask('ssh key');
-    const { publicKeyPath, privateKeyPath } = sshKeyPaths(ctx.stageDir);
+    const { publicKey: publicKeyPath, privateKey: privateKeyPath } = this.stageFiles;
     let publicKey: string | undefined;
     if (dry) {
       publicKey = existsSync(publicKeyPath) ? readFileSync(publicKeyPath, 'utf8').trim() : undefined;
@@ -149,7 +152,7 @@ class PreparedRun {
 
     // Host keys are recorded once per address; a changed key afterwards makes ssh refuse loudly.
     this.startTask('known_hosts');
-    const known = knownHostsPath(ctx.stageDir);
+    const known = this.stageFiles.knownHosts;
     const scanned = await Promise.all(
       hosts.map(async (p) => {
         if (knownHostsHas(known, p.address, p.port)) {
@@ -170,7 +173,7 @@ class PreparedRun {
       hosts.map((p) => ({ alias: p.host.name, hostName: p.address, port: p.port, user: p.admin, strict: 'yes' })),
       'prepared',
     );
-    const configPath = sshConfigPath(ctx.stageDir);
+    const configPath = this.stageFiles.sshConfig;
     const same = existsSync(configPath) && readFileSync(configPath, 'utf8') === config;
     if (!dry) writeIfChanged(configPath, config);
     this.result(mother, same ? 'ok' : 'changed', `${same ? 'unchanged' : dry ? 'would write' : 'wrote'} ${configPath}`);
@@ -251,7 +254,7 @@ class PreparedRun {
 
   /** Returns whether sudo is missing on the host. */
   private async bootstrap(p: PreparedHost, publicKey: string): Promise<boolean> {
-    const known = knownHostsPath(this.ctx.stageDir);
+    const known = this.stageFiles.knownHosts;
     const r = await execa(
       'sshpass',
       [
