@@ -201,7 +201,8 @@ export class VmBed {
   async waitSsh(vm: Vm, timeoutMs = 300_000): Promise<number> {
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
-      const r = await execa('ssh-keyscan', ['-T', '3', vm.address], { reject: false });
+      // a key exchange takes seconds under emulation on a busy machine
+      const r = await execa('ssh-keyscan', ['-T', '20', '-t', 'ed25519', vm.address], { reject: false });
       if (r.exitCode === 0 && r.stdout.includes('ssh-')) return Math.round((Date.now() - started) / 1000);
       if (!this.pid(vm)) throw new Error(`VM ${vm.name} stopped while booting (console: ${vm.console})`);
       await new Promise((r) => setTimeout(r, 2000));
