@@ -127,14 +127,25 @@ export class VmBed {
     await sh('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
     await sh('ip', ['addr', 'add', `${this.net}.1/24`, 'dev', this.bridge]);
     await sh('ip', ['link', 'set', this.bridge, 'up']);
-    const rule = ['FORWARD', '-i', this.bridge, '!', '-o', this.bridge, '-j', 'DROP'];
-    if ((await sh('iptables', ['-C', ...rule], false)).exitCode !== 0) await sh('iptables', ['-I', ...rule]);
+    // bridged frames pass the FORWARD chain (br_netfilter), whose policy docker sets to DROP:
+    // accept the VMs' traffic among themselves, drop what would leave the bridge
+    for (const rule of this.forwardRules()) {
+      if ((await sh('iptables', ['-C', ...rule], false)).exitCode !== 0) await sh('iptables', ['-I', ...rule]);
+    }
     for (const vm of this.vms) {
       await sh('ip', ['link', 'del', vm.tap], false);
       await sh('ip', ['tuntap', 'add', 'dev', vm.tap, 'mode', 'tap']);
       await sh('ip', ['link', 'set', vm.tap, 'master', this.bridge]);
       await sh('ip', ['link', 'set', vm.tap, 'up']);
     }
+  }
+
+  private forwardRules(): string[][] {
+    // inserted in this order at the top: the ACCEPT ends up first
+    return [
+      ['FORWARD', '-i', this.bridge, '!', '-o', this.bridge, '-j', 'DROP'],
+      ['FORWARD', '-i', this.bridge, '-o', this.bridge, '-j', 'ACCEPT'],
+    ];
   }
 
   async createDisks(): Promise<void> {
@@ -215,7 +226,7 @@ export class VmBed {
     await new Promise((r) => setTimeout(r, 500));
     for (const vm of this.vms) await sh('ip', ['link', 'del', vm.tap], false);
     await sh('ip', ['link', 'del', this.bridge], false);
-    await sh('iptables', ['-D', 'FORWARD', '-i', this.bridge, '!', '-o', this.bridge, '-j', 'DROP'], false);
+    for (const rule of this.forwardRules()) await sh('iptables', ['-D', ...rule], false);
   }
 }
 
