@@ -3,7 +3,7 @@
 import { makeContext, type HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
 import { readSettings, resolveStage, type Settings } from '../state/settings.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 import { vaultOptions, type GlobalOpts, type PhaseOpts } from './options.js';
 
 export interface CommandContext {

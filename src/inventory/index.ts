@@ -4,12 +4,12 @@ import { resolve } from 'node:path';
 import { buildSite } from '../model/build.js';
 import { STAGES, type Site, type StageName } from '../model/site.js';
 import { Allocator, emptyAllocations, readAllocations } from '../state/allocations.js';
-import { InventoryError, sortProblems, type Problem } from './errors.js';
-import { displayPath, loadInventoryDir, type SourceDoc } from './load.js';
+import { InventoryError, displayPath, sortProblems, type Problem } from '../lib/problems.js';
+import { loadInventoryDir, type SourceDoc } from './load.js';
 import { checkHiveDoc, checkServiceDocs, numberOfHosts } from './semantic.js';
 import { validateSchema } from './validate.js';
 
-export { InventoryError, formatProblems, formatProblem, type Problem } from './errors.js';
+export { InventoryError, formatProblems, formatProblem, type Problem } from '../lib/problems.js';
 export { AnsibleUnsafe, AnsibleVault } from './load.js';
 
 export interface ReadSiteOptions {

@@ -1,7 +1,7 @@
 // Checks the JSON Schema cannot express: network arithmetic, rules that depend on the provider,
 // and consistency across services and files. Every function tolerates data the schema already
 // rejected (it skips what it cannot read) so all problems are reported in one go.
-import { show, type Problem } from './errors.js';
+import { keyPathText, show, type KeyPath, type Problem } from '../lib/problems.js';
 import {
   SKIP_PER_SUBNET,
   SKIP_WITHOUT_SUBNETS,
@@ -14,8 +14,8 @@ import {
   parseIpv4,
   parseIpv4Network,
   type Ipv4Network,
-} from './ipv4.js';
-import { keyPathText, type KeyPath, type SourceDoc } from './load.js';
+} from '../lib/ipv4.js';
+import type { SourceDoc } from './load.js';
 import { STAGES, type ProviderName, type StageName } from '../model/site.js';
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);

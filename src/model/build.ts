@@ -1,7 +1,7 @@
 // Validated inventory documents → Site. Derivation rules follow hive-builder's hive_inventory and
 // hive_services plugins (host names, address assignment, zones, per-host variables, service /
 // image / volume / network hosts) so an existing inventory produces the same hosts and variables.
-import { show, type Problem } from '../inventory/errors.js';
+import { keyPathText, show, type KeyPath, type Problem } from '../lib/problems.js';
 import {
   SKIP_PER_SUBNET,
   SKIP_WITHOUT_SUBNETS,
@@ -10,8 +10,8 @@ import {
   nthHost,
   parseIpv4,
   parseIpv4Network,
-} from '../inventory/ipv4.js';
-import { keyPathText, type KeyPath, type SourceDoc } from '../inventory/load.js';
+} from '../lib/ipv4.js';
+import type { SourceDoc } from '../inventory/load.js';
 import { numberOfHosts, parsePort, serviceStages } from '../inventory/semantic.js';
 import type { Allocator } from '../state/allocations.js';
 import {

@@ -13,8 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, s
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { execa } from 'execa';
-import { InventoryError, type Problem } from '../inventory/errors.js';
-import { displayPath } from '../inventory/load.js';
+import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
 import { toAnsibleInventory } from '../model/ansible-inventory.js';
 import type { Site, StageName } from '../model/site.js';
 import { vaultArgs, vaultPrompts, type VaultOptions } from '../runner/options.js';
