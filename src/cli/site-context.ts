@@ -30,7 +30,7 @@ export function commandContext(g: GlobalOpts): CommandContext {
  */
 export async function withSite(g: GlobalOpts, { requireStage = true } = {}): Promise<SiteContext> {
   const { ctx, settings } = commandContext(g);
-  const { readSite } = await import('../inventory/index.js');
+  const { readSite } = await import('../model/index.js');
   // reading writes nothing: a run saves new allocations under the stage lock
   const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive: Number(settings.first_hive ?? 0) });
   if (requireStage && !site.stages[ctx.stage]) {

@@ -12,7 +12,7 @@ import {
   parseIpv4Network,
 } from '../lib/ipv4.js';
 import type { SourceDoc } from '../inventory/load.js';
-import { numberOfHosts, parsePort, serviceStages } from '../inventory/semantic.js';
+import { numberOfHosts, parsePort, serviceStages } from './checks.js';
 import type { Allocator } from '../state/allocations.js';
 import {
   STAGES,

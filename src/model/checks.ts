@@ -15,8 +15,8 @@ import {
   parseIpv4Network,
   type Ipv4Network,
 } from '../lib/ipv4.js';
-import type { SourceDoc } from './load.js';
-import { STAGES, type ProviderName, type StageName } from '../model/site.js';
+import type { SourceDoc } from '../inventory/load.js';
+import { STAGES, type ProviderName, type StageName } from './site.js';
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
