@@ -27,6 +27,30 @@ export function displayPath(absPath: string): string {
   return relative(process.cwd(), absPath) || absPath;
 }
 
+/** What a check needs of a document to report a problem: its file and the line of a key. */
+export interface LocatedDoc {
+  file: string;
+  lineOf(path: KeyPath): number;
+}
+
+export type Report = (path: KeyPath, message: string) => void;
+
+/** Reports problems of `doc` into `problems` by key path. */
+export function reporter(doc: LocatedDoc, problems: Problem[]): Report {
+  return (path, message) => problems.push({ file: doc.file, line: doc.lineOf(path), key: keyPathText(path), message });
+}
+
+/** A place in a document, for "already defined at ..." messages. */
+export interface Where {
+  doc: LocatedDoc;
+  path: KeyPath;
+}
+
+/** `inventory/services.yml:12 (services.web)`. */
+export function whereText(w: Where): string {
+  return `${w.doc.file}:${w.doc.lineOf(w.path)} (${keyPathText(w.path)})`;
+}
+
 export class InventoryError extends HiveError {
   constructor(public problems: Problem[]) {
     super(formatProblems(problems), 2);

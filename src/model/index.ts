@@ -1,12 +1,12 @@
 // Entry point of the model: the inventory's validated documents → Site. Everything is checked
 // before anything is built, and all problems are reported together.
 import { readInventory } from '../inventory/index.js';
-import type { SourceDoc } from '../inventory/load.js';
 import { InventoryError, sortProblems, type Problem } from '../lib/problems.js';
 import { Allocator, emptyAllocations, readAllocations } from '../state/allocations.js';
 import { buildSite } from './build.js';
-import { checkHiveDoc, checkServiceDocs, numberOfHosts } from './checks.js';
+import { checkServiceDocs } from './service.js';
 import { STAGES, type Site, type StageName } from './site.js';
+import { checkFirstHive, checkHiveDoc } from './stage.js';
 
 export { InventoryError, formatProblems, formatProblem, type Problem } from '../lib/problems.js';
 export { AnsibleUnsafe, AnsibleVault } from '../inventory/load.js';
@@ -65,24 +65,4 @@ export function validateInventory(inventoryDir: string): void {
 
 function isRecord(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkFirstHive(hiveDoc: SourceDoc, stages: StageName[], firstHive: number, problems: Problem[]): void {
-  if (!Number.isInteger(firstHive) || firstHive < 0) {
-    problems.push({ file: hiveDoc.file, line: 1, key: 'first_hive', message: `first hive index ${firstHive} is not a number 0 or more` });
-    return;
-  }
-  for (const stage of stages) {
-    const raw = hiveDoc.plain.stages[stage];
-    if (!isRecord(raw)) continue;
-    const count = numberOfHosts(raw);
-    const hives = raw.separate_repository === false ? count : count - 1;
-    if (hives > 0 && firstHive >= hives) // no hive at all is reported by the semantic checks
-      problems.push({
-        file: hiveDoc.file,
-        line: hiveDoc.lineOf(['stages', stage]),
-        key: `stages.${stage}`,
-        message: `first hive index ${firstHive} is not one of the stage's ${hives} hive${hives === 1 ? '' : 's'} (hive-builder's first_hive setting)`,
-      });
-  }
 }
