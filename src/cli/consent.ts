@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { PhaseName } from '../model/phases.js';
 import type { Site, StageName } from '../model/site.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface DestroyRequest {
   phase: PhaseName;

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { phasesWith, type PhaseName } from '../model/phases.js';
 import { STAGES } from '../model/site.js';
 import type { Settings } from '../state/settings.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 
 /** Options every command accepts, before or after the command name. */
 export interface GlobalOpts {

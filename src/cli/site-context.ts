@@ -3,7 +3,7 @@
 import { makeContext, type HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
 import { readSettings, resolveStage, type Settings } from '../state/settings.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 import { vaultOptions, type GlobalOpts, type PhaseOpts } from './options.js';
 
 export interface CommandContext {
@@ -30,7 +30,7 @@ export function commandContext(g: GlobalOpts): CommandContext {
  */
 export async function withSite(g: GlobalOpts, { requireStage = true } = {}): Promise<SiteContext> {
   const { ctx, settings } = commandContext(g);
-  const { readSite } = await import('../inventory/index.js');
+  const { readSite } = await import('../model/index.js');
   // reading writes nothing: a run saves new allocations under the stage lock
   const site = readSite({ inventoryDir: ctx.inventoryDir, hiveDir: ctx.hiveDir, stage: ctx.stage, firstHive: Number(settings.first_hive ?? 0) });
   if (requireStage && !site.stages[ctx.stage]) {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { HiveContext } from '../context.js';
 import { StageDir } from '../state/stage-dir.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface SshRequest {
   host?: string;

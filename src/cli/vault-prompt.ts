@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface VaultFlags {
   vaultId?: string[];

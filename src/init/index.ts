@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { installDir } from '../context.js';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 
 export interface InitOptions {
   provider: 'local';

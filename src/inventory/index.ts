@@ -1,35 +1,29 @@
-// Entry point of the inventory: folder → validated documents → Site. Everything is checked
-// before anything is built, and all problems are reported together.
+// Entry point of the inventory: folder → loaded and schema-validated documents. What the
+// documents mean (semantic checks, the Site) is the model's business (src/model/index.ts); this
+// folder imports nothing of it.
 import { resolve } from 'node:path';
-import { buildSite } from '../model/build.js';
-import { STAGES, type Site, type StageName } from '../model/site.js';
-import { Allocator, emptyAllocations, readAllocations } from '../state/allocations.js';
-import { InventoryError, sortProblems, type Problem } from './errors.js';
-import { displayPath, loadInventoryDir, type SourceDoc } from './load.js';
-import { checkHiveDoc, checkServiceDocs, numberOfHosts } from './semantic.js';
+import { displayPath, type Problem } from '../lib/problems.js';
+import { loadInventoryDir, type SourceDoc } from './load.js';
 import { validateSchema } from './validate.js';
 
-export { InventoryError, formatProblems, formatProblem, type Problem } from './errors.js';
-export { AnsibleUnsafe, AnsibleVault } from './load.js';
+export { InventoryError, formatProblems, formatProblem, type Problem } from '../lib/problems.js';
+export { AnsibleUnsafe, AnsibleVault, type SourceDoc } from './load.js';
 
-export interface ReadSiteOptions {
+export interface InventoryDocs {
+  /** Absolute path of the inventory folder. */
   inventoryDir: string;
-  /** `<root>/.hive`: allocations live in `<hiveDir>/<stage>/allocations.yml`. */
-  hiveDir: string;
-  /**
-   * Stage to resolve persistent allocations for (DRBD minors, automatic ports): they are read
-   * from that stage's allocations.yml; new ones are made in memory (`site.allocationsChanged`).
-   * Reading never writes: a run saves them under the stage lock (saveAllocations).
-   */
-  stage?: StageName;
-  /** Index of the server that bootstraps the swarm (group first_hive); default 0. */
-  firstHive?: number;
+  /** The first file with `plugin: hive_inventory` (undefined when there is none). */
+  hiveDoc: SourceDoc | undefined;
+  serviceDocs: SourceDoc[];
+  /** Loading problems (YAML, files, plugin lines, a missing or second hive definition). */
+  problems: Problem[];
+  /** What the JSON Schemas rejected: a key reported here is not checked again by the model. */
+  schemaProblems: Problem[];
 }
 
-/** Loads and validates every file of the inventory folder and builds the Site. Throws InventoryError. */
-export function readSite(opts: ReadSiteOptions): Site {
-  const inventoryDir = resolve(opts.inventoryDir);
-  const firstHive = opts.firstHive ?? 0;
+/** Loads every file of the inventory folder and validates each against its JSON Schema; never throws for the files' content. */
+export function readInventory(inventoryDirectory: string): InventoryDocs {
+  const inventoryDir = resolve(inventoryDirectory);
   const problems: Problem[] = [];
   const docs = loadInventoryDir(inventoryDir, problems);
   const loadFailed = problems.length > 0;
@@ -50,63 +44,8 @@ export function readSite(opts: ReadSiteOptions): Site {
       key: 'plugin',
       message: `a second hive definition: the first is ${hiveDocs[0]!.file} (only one file may have plugin: hive_inventory)`,
     });
-  const hiveDoc: SourceDoc | undefined = hiveDocs[0];
 
   const schemaProblems: Problem[] = [];
   for (const doc of docs) validateSchema(doc, schemaProblems);
-  const semanticProblems: Problem[] = [];
-  const definedStages = hiveDoc && isRecord(hiveDoc.plain.stages) ? STAGES.filter((s) => s in hiveDoc.plain.stages) : null;
-  if (hiveDoc) checkHiveDoc(hiveDoc, semanticProblems);
-  checkServiceDocs(serviceDocs, semanticProblems, definedStages);
-  problems.push(...schemaProblems);
-  // a key the schema rejected is not checked again (its value may not even be readable)
-  for (const p of semanticProblems) {
-    if (!schemaProblems.some((s) => s.file === p.file && (p.key === s.key || p.key.startsWith(s.key + '.')))) problems.push(p);
-  }
-
-  // A stage the hive definition does not define is not an inventory problem: the site is then
-  // read as without a stage (the caller decides whether that stage is required).
-  const stage = opts.stage && definedStages?.includes(opts.stage) ? opts.stage : undefined;
-  if (hiveDoc && definedStages) checkFirstHive(hiveDoc, stage ? [stage] : definedStages, firstHive, problems);
-  if (problems.length > 0 || !hiveDoc) throw new InventoryError(sortProblems(problems));
-
-  const stored = stage ? readAllocations(opts.hiveDir, stage) : emptyAllocations();
-  const allocator = new Allocator(stored);
-  const site = buildSite(
-    hiveDoc,
-    serviceDocs,
-    { inventoryDir, firstHive, allocator, ...(stage ? { allocationStage: stage } : {}) },
-    problems,
-  );
-  if (problems.length > 0) throw new InventoryError(sortProblems(problems));
-  return { ...site, allocationsChanged: !!stage && allocator.changed };
-}
-
-/** Only validates (all stages, no allocation written); throws InventoryError. */
-export function validateInventory(inventoryDir: string): void {
-  readSite({ inventoryDir, hiveDir: '' });
-}
-
-function isRecord(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkFirstHive(hiveDoc: SourceDoc, stages: StageName[], firstHive: number, problems: Problem[]): void {
-  if (!Number.isInteger(firstHive) || firstHive < 0) {
-    problems.push({ file: hiveDoc.file, line: 1, key: 'first_hive', message: `first hive index ${firstHive} is not a number 0 or more` });
-    return;
-  }
-  for (const stage of stages) {
-    const raw = hiveDoc.plain.stages[stage];
-    if (!isRecord(raw)) continue;
-    const count = numberOfHosts(raw);
-    const hives = raw.separate_repository === false ? count : count - 1;
-    if (hives > 0 && firstHive >= hives) // no hive at all is reported by the semantic checks
-      problems.push({
-        file: hiveDoc.file,
-        line: hiveDoc.lineOf(['stages', stage]),
-        key: `stages.${stage}`,
-        message: `first hive index ${firstHive} is not one of the stage's ${hives} hive${hives === 1 ? '' : 's'} (hive-builder's first_hive setting)`,
-      });
-  }
+  return { inventoryDir, hiveDoc: hiveDocs[0], serviceDocs, problems, schemaProblems };
 }

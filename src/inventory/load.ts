@@ -4,16 +4,15 @@
 // parser and only parsed again with positions when a message needs a line the quick scanner
 // (top-level block entries such as services.web) cannot give.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Document, LineCounter, Node } from 'yaml';
-import type { Problem } from './errors.js';
-import { AnsibleUnsafe, AnsibleVault, fastLoad, yamlTags } from './yaml-dialect.js';
-import { yamlLib } from './yaml-lib.js';
+import { displayPath, keyPathText, type KeyPath, type Problem } from '../lib/problems.js';
+import { AnsibleUnsafe, AnsibleVault, fastLoad, yamlTags } from '../lib/yaml-dialect.js';
+import { yamlLib } from '../lib/yaml-lib.js';
 
 export type DocKind = 'hive' | 'services';
-export type KeyPath = (string | number)[];
 
-export { AnsibleUnsafe, AnsibleVault, yamlTags } from './yaml-dialect.js';
+export { AnsibleUnsafe, AnsibleVault, yamlTags } from '../lib/yaml-dialect.js';
 
 export interface SourceDoc {
   /** Path relative to the current working directory, as shown in messages. */
@@ -131,10 +130,6 @@ function findPair(items: unknown[], seg: string | number, src: YamlSource): { ke
   return undefined;
 }
 
-export function keyPathText(path: KeyPath): string {
-  return path.length === 0 ? '(document)' : path.join('.');
-}
-
 /** Replaces AnsibleVault / AnsibleUnsafe by their text so the schema sees strings. */
 function plainCopy(value: unknown): unknown {
   if (value instanceof AnsibleVault) return value.ciphertext;
@@ -150,11 +145,6 @@ function plainCopy(value: unknown): unknown {
 
 function hasTagged(text: string): boolean {
   return text.includes('!vault') || text.includes('!unsafe');
-}
-
-/** The file name as shown in messages: relative to the working directory. */
-export function displayPath(absPath: string): string {
-  return relative(process.cwd(), absPath) || absPath;
 }
 
 function parseWithPositions(text: string): { doc: Document; src: YamlSource } {

@@ -2,8 +2,8 @@
 // (draft 2020-12, the single source of the structural rules). The schemas are precompiled by
 // ./schema/generate.mjs so start-up stays fast; this module turns ajv's errors into problems
 // that name file, line and key with a message a user can act on.
-import { closest, show, type Problem } from './errors.js';
-import { keyPathText, type KeyPath, type SourceDoc } from './load.js';
+import { closest, keyPathText, show, type KeyPath, type Problem } from '../lib/problems.js';
+import type { SourceDoc } from './load.js';
 import { validateHive, validateServices } from './schema/validators.generated.js';
 
 interface AjvError {

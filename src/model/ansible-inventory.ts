@@ -4,8 +4,8 @@
 //    `.hive/<stage>/inventory.yml`. Ansible reading that file prints exactly toAnsibleInventory.
 // Hosts, groups and variables are those of hive-builder's hive_inventory + hive_services plugins,
 // restricted to the stage, plus the variables hive-builder derived in its playbook group_vars.
-import { AnsibleUnsafe, AnsibleVault, yamlOutputTags } from '../inventory/yaml-dialect.js';
-import { yamlLib } from '../inventory/yaml-lib.js';
+import { AnsibleUnsafe, AnsibleVault, yamlOutputTags } from '../lib/yaml-dialect.js';
+import { yamlLib } from '../lib/yaml-lib.js';
 import type { Site, Stage, StageName } from './site.js';
 
 /** hive-builder's registry port (hive_registry_port default). */

@@ -1,6 +1,6 @@
 import type { StageAllocations } from '../state/allocations.js';
 // The Site model: pure data, every default resolved. Built once from the validated inventory
-// (src/model/build.ts) and only read afterwards: renderers, providers and the runner never
+// (src/model/build.ts composing stage.ts and service.ts) and only read afterwards: renderers, providers and the runner never
 // go back to the YAML.
 
 export const STAGES = ['private', 'staging', 'production'] as const;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { HiveContext } from '../context.js';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import { StageDir } from '../state/stage-dir.js';
 

@@ -1,4 +1,4 @@
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 
 // Failures of a provider that the user can act on: the CLI prints the message (one line,
 // naming the resource and what to do) and exits with exitCode. No stack trace.

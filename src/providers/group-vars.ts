@@ -9,12 +9,12 @@
 // A file that cannot be read, is not valid YAML, or is encrypted while no vault secret was given
 // is an InventoryError naming it (exit 2), never an empty set of variables: an empty set would,
 // for example, silently replace the user's AWS security-group rules with the defaults.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
-import { InventoryError, type Problem } from '../inventory/errors.js';
-import { displayPath } from '../inventory/load.js';
+import { varsFiles } from '../inventory/vars-files.js';
+import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
 import { toAnsibleInventory } from '../model/ansible-inventory.js';
 import type { Site, StageName } from '../model/site.js';
 import { vaultArgs, vaultPrompts, type VaultOptions } from '../runner/options.js';
@@ -28,8 +28,6 @@ export interface InventoryVars {
 }
 
 const VAULT_HEADER = '$ANSIBLE_VAULT;';
-/** Extensions Ansible's host_group_vars plugin loads ('' = no extension). */
-const VARS_EXTENSIONS = new Set(['', '.yml', '.yaml', '.json']);
 
 /** A vault secret reaches Ansible: a flag, or Ansible's own environment settings. */
 export function hasVaultSecret(vault: VaultOptions, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -45,32 +43,6 @@ function stageShape(site: Site, stage: StageName) {
     groups[name] = { hosts: g.hosts ?? [], children: g.children ?? [] };
   }
   return { groups, hosts: Object.keys(list._meta?.hostvars ?? {}) };
-}
-
-/** The files Ansible reads for `name` in group_vars/ or host_vars/: name, name.yml, ..., or a folder's files. */
-function varsFiles(dir: string, name: string): string[] {
-  const out: string[] = [];
-  const walk = (path: string): void => {
-    for (const entry of readdirSync(path).sort()) {
-      if (entry.startsWith('.') || entry.endsWith('~')) continue;
-      const p = join(path, entry);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (VARS_EXTENSIONS.has(extname(entry))) out.push(p);
-    }
-  };
-  for (const ext of ['', '.yml', '.yaml', '.json']) {
-    const p = join(dir, name + ext);
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) {
-      if (ext === '') walk(p);
-    } else out.push(p);
-  }
-  return out;
 }
 
 const NO_SECRET = 'no vault password was given: pass --vault-password-file FILE, --vault-id [LABEL@]FILE or --ask-vault-pass';

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 import { ensureStateDir, STATE_FILE_MODE } from '../state/files.js';
 import { StageDir } from '../state/stage-dir.js';
 

@@ -7,8 +7,9 @@
 //
 // Which names are secret is decided in one place, callback_plugins/hive_secret_keys.json, which
 // the callback plugin reads as well.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, sep } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { varsFilesByOwner } from '../inventory/vars-files.js';
 import type { Site, StageName } from '../model/site.js';
 import type { InventoryVars } from '../providers/group-vars.js';
 import { StageDir } from '../state/stage-dir.js';
@@ -63,38 +64,6 @@ function leaves(value: unknown, into: Set<string>): void {
 
 const VAULT_HEADER = '$ANSIBLE_VAULT;';
 
-/** Files under a group_vars/ or host_vars/ folder, with the group or host they belong to. */
-function varsFiles(dir: string): { file: string; owner: string }[] {
-  const out: { file: string; owner: string }[] = [];
-  const walk = (path: string): void => {
-    let entries: string[];
-    try {
-      entries = readdirSync(path).sort();
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      if (entry.startsWith('.') || entry.endsWith('~')) continue;
-      const p = join(path, entry);
-      let isDir = false;
-      try {
-        isDir = statSync(p).isDirectory();
-      } catch {
-        continue;
-      }
-      if (isDir) walk(p);
-      else {
-        // group_vars/all.yml belongs to `all`, group_vars/all/db.yml too
-        const first = relative(dir, p).split(sep)[0]!;
-        const owner = first === entry ? basename(entry, extname(entry)) : first;
-        out.push({ file: p, owner });
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 /**
  * Values of vault-encrypted variables (whole encrypted files and inline `!vault` values) of the
  * user's group_vars/ and host_vars/, looked up in what Ansible decrypted (`vars`). A top-level
@@ -110,7 +79,7 @@ export function vaultedValues(inventoryDir: string, vars: InventoryVars): string
     const vaultedKeys = new Map<string, Set<string>>();
     const encrypted = new Set<string>();
     const keysOf = (m: Map<string, Set<string>>, owner: string) => m.get(owner) ?? m.set(owner, new Set()).get(owner)!;
-    for (const { file, owner } of varsFiles(join(inventoryDir, folder))) {
+    for (const { file, owner } of varsFilesByOwner(join(inventoryDir, folder))) {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');

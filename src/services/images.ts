@@ -3,7 +3,7 @@
 // (`deployed`, `history`), `hive rollback` pins an earlier version (`pinned`). The Ansible roles
 // image_build and services write the same shape; this module reads it and writes the pin.
 import { existsSync, readFileSync } from 'node:fs';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 import { writeAtomic } from '../state/files.js';
 import { StageDir } from '../state/stage-dir.js';
 import { readStateYaml, stateYamlText } from '../state/yaml.js';

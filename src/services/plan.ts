@@ -4,7 +4,7 @@
 // hive_swarm_services in check mode and writes a summary, which is read back here.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { HiveContext } from '../context.js';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink, HiveEvent } from '../runner/events.js';
 import type { RunOptions } from '../runner/options.js';

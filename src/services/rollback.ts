@@ -3,7 +3,7 @@
 // pin holds until the next build of a new version, or `--to latest`. If the redeploy fails, the
 // pin is put back as it was: swarm rolled the service back to what ran before.
 import type { HiveContext } from '../context.js';
-import { HiveError } from '../errors.js';
+import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink } from '../runner/events.js';
 import { acquireStageLock } from '../runner/lock.js';

@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import { writeAtomic } from './files.js';
 import { StageDir } from './stage-dir.js';
 import { readStateYaml, stateYamlText } from './yaml.js';
-import { InventoryError, type Problem } from '../inventory/errors.js';
-import { displayPath } from '../inventory/load.js';
+import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
 import type { StageName } from '../model/site.js';
 
 export const DRBD_MINORS = { first: 1, last: 255 } as const;

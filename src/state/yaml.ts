@@ -3,8 +3,8 @@
 // inventory, with the fast parser when the text is clean, else the `yaml` package, whose error
 // names the position. Both load lazily: a command that finds no state file pays for neither.
 import type { DocumentOptions, ParseOptions, SchemaOptions, ToStringOptions } from 'yaml';
-import { fastLoad, yamlTags } from '../inventory/yaml-dialect.js';
-import { yamlLib } from '../inventory/yaml-lib.js';
+import { fastLoad, yamlTags } from '../lib/yaml-dialect.js';
+import { yamlLib } from '../lib/yaml-lib.js';
 
 /**
  * The data of a state file; throws the `yaml` package's error when the text is not YAML.

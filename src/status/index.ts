@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
 import { StageDir } from '../state/stage-dir.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../lib/errors.js';
 import { collectFacts } from './collect.js';
 import { evaluate } from './evaluate.js';
 import { formatJson, formatText } from './format.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { runBackup, runRestore, showLogs, type OpsIo } from '../../src/ops/index.js';
 import { explain, HIVE_BIN, phaseOnce, projectEditor, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';
 

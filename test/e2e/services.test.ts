@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { listVersions, planServices, rollbackService, type ServicePlan } from '../../src/services/index.js';
 import type { HiveEvent } from '../../src/runner/events.js';
 import { explain, phaseOnce, projectEditor, runPhase, ssh, STAGE, total, useSite, type HiveRun, type LocalSite } from './site-fixture.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { inventoryYamlText, toAnsibleInventory, toInventoryYaml } from '../../src/model/ansible-inventory.js';
 import type { StageName } from '../../src/model/site.js';
 import { pdnsDir, smallDir } from '../fixtures/inventory/helpers.js';

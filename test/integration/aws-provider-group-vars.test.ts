@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAwsProvider } from '../../src/providers/aws/index.js';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { FakeEc2, tagValue } from '../unit/fake-ec2.js';
 import { awsSite, contextFor, type SiteOptions, type TestContext } from '../unit/fake-ec2-site.js';
 

@@ -7,7 +7,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { createAwsProvider } from '../../src/providers/aws/index.js';
 import { readInventoryVars } from '../../src/providers/group-vars.js';
 import { hostVar } from '../../src/providers/prepared/inventory-vars.js';

@@ -3,7 +3,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { confirmDestroy, destroyScope, type ConsentIO } from '../../src/cli/consent.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/lib/errors.js';
 import type { Site } from '../../src/model/site.js';
 
 const site = (allowDestroy?: boolean) =>

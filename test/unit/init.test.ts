@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { defaultSiteName, initProject, listSamples, pickCidr } from '../../src/init/index.js';
-import { validateInventory } from '../../src/inventory/index.js';
+import { validateInventory } from '../../src/model/index.js';
 
 const dirs: string[] = [];
 const tmp = () => {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InventoryError, readSite } from '../../src/inventory/index.js';
+import { InventoryError, readSite } from '../../src/model/index.js';
 import { Allocator, emptyAllocations, readAllocations, saveAllocations } from '../../src/state/allocations.js';
 import type { Site } from '../../src/model/site.js';
 import { MINIMAL_HIVE, cleanupProjects, inDir, makeProject } from '../fixtures/inventory/helpers.js';

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InventoryError, readSite } from '../../src/inventory/index.js';
+import { InventoryError, readSite } from '../../src/model/index.js';
 import { MAX_ALIAS_VALUES, MAX_FILE_BYTES } from '../../src/inventory/load.js';
 import { MINIMAL_HIVE, aliasBomb, cleanupProjects, inDir, makeProject, problems, read, servicesFile as services } from '../fixtures/inventory/helpers.js';
 

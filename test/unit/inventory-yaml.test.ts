@@ -5,8 +5,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadYamlFile } from '../../src/inventory/load.js';
-import { AnsibleUnsafe, AnsibleVault, fastLoad, fastParserAvailable, yamlTags } from '../../src/inventory/yaml-dialect.js';
-import { yamlLib } from '../../src/inventory/yaml-lib.js';
+import { AnsibleUnsafe, AnsibleVault, fastLoad, fastParserAvailable, yamlTags } from '../../src/lib/yaml-dialect.js';
+import { yamlLib } from '../../src/lib/yaml-lib.js';
 import { pdnsDir, smallDir } from '../fixtures/inventory/helpers.js';
 
 const withPositions = (text: string) => yamlLib().parseDocument(text, { version: '1.1', customTags: yamlTags }).toJS();

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSite } from '../../src/inventory/index.js';
+import { readSite } from '../../src/model/index.js';
 import { toAnsibleInventory } from '../../src/model/ansible-inventory.js';
 import { stageConfig } from '../../src/model/config.js';
 import type { Site, StageName } from '../../src/model/site.js';

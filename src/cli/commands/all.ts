@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { PHASES, type PhaseName } from '../../model/phases.js';
 import type { Action } from '../action.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, addPhaseOptions, globals, runOptions, type PhaseOpts } from '../options.js';
 import { checkVarsFiles, withSite } from '../site-context.js';
 

@@ -1,7 +1,7 @@
 // `hive inventory`: the Ansible inventory hive generates for the stage.
 import type { Command } from 'commander';
 import type { Action } from '../action.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, globals } from '../options.js';
 import { withSite } from '../site-context.js';
 

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { isPhaseName, PHASES } from '../../model/phases.js';
 import type { Action } from '../action.js';
 import { confirmDestroy } from '../consent.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, addPhaseOptions, checkPhaseOptions, globals, runOptions, type PhaseOpts } from '../options.js';
 import { checkVarsFiles, withSite } from '../site-context.js';
 

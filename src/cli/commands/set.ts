@@ -1,7 +1,7 @@
 // `hive set NAME VALUE`: remember a default in .hive/settings.yml.
 import type { Command } from 'commander';
 import type { Action } from '../action.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, globals } from '../options.js';
 import { commandContext } from '../site-context.js';
 

@@ -1,7 +1,8 @@
 // Problems found in the inventory. Every check (YAML, JSON Schema, semantic) reports into the
 // same list so the user sees all of them at once, each as `file:line: key.path: message`.
 
-import { HiveError } from '../errors.js';
+import { relative } from 'node:path';
+import { HiveError } from './errors.js';
 
 export interface Problem {
   /** Path relative to the current working directory, e.g. `inventory/hive.yml`. */
@@ -11,6 +12,43 @@ export interface Problem {
   /** Dotted key path inside the file, e.g. `stages.private.cidr`; `(document)` for the file as a whole. */
   key: string;
   message: string;
+}
+
+/** Path of keys (and list indexes) inside a YAML document. */
+export type KeyPath = (string | number)[];
+
+/** A key path as messages show it: `stages.private.cidr`, `(document)` for the file as a whole. */
+export function keyPathText(path: KeyPath): string {
+  return path.length === 0 ? '(document)' : path.join('.');
+}
+
+/** The file name as shown in messages: relative to the working directory. */
+export function displayPath(absPath: string): string {
+  return relative(process.cwd(), absPath) || absPath;
+}
+
+/** What a check needs of a document to report a problem: its file and the line of a key. */
+export interface LocatedDoc {
+  file: string;
+  lineOf(path: KeyPath): number;
+}
+
+export type Report = (path: KeyPath, message: string) => void;
+
+/** Reports problems of `doc` into `problems` by key path. */
+export function reporter(doc: LocatedDoc, problems: Problem[]): Report {
+  return (path, message) => problems.push({ file: doc.file, line: doc.lineOf(path), key: keyPathText(path), message });
+}
+
+/** A place in a document, for "already defined at ..." messages. */
+export interface Where {
+  doc: LocatedDoc;
+  path: KeyPath;
+}
+
+/** `inventory/services.yml:12 (services.web)`. */
+export function whereText(w: Where): string {
+  return `${w.doc.file}:${w.doc.lineOf(w.path)} (${keyPathText(w.path)})`;
 }
 
 export class InventoryError extends HiveError {
