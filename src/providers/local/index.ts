@@ -362,5 +362,5 @@ async function destroy(ctx: ProviderContext, r: Reporter): Promise<void> {
   r.result(r.mother, task, files.length ? 'changed' : 'ok', files.length ? `${ctx.dryRun ? 'would remove' : 'removed'} ${files.join(', ')}` : 'no ssh_config to remove');
 }
 
-const localProvider: Provider = { buildInfra };
+const localProvider: Provider = { name: 'local', buildInfra };
 export default localProvider;

@@ -292,6 +292,7 @@ class PreparedRun {
 export function createPreparedProvider(overrides: Partial<PreparedDeps> = {}): Provider {
   const deps = { ...defaults, ...overrides };
   return {
+    name: 'prepared',
     async buildInfra(ctx: ProviderContext): Promise<void> {
       if (ctx.halt || ctx.destroy) {
         const what = ctx.destroy ? 'destroy (-D)' : 'halt (-H)';
