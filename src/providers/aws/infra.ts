@@ -61,7 +61,8 @@ import {
 import { existsSync, readFileSync } from 'node:fs';
 import type { ProviderContext } from '../provider.js';
 import { ensureSshKeyPair } from '../credentials.js';
-import { now, type HostStatus } from '../../runner/events.js';
+import type { HostStatus } from '../../runner/events.js';
+import { TaskReporter } from '../reporter.js';
 import { ProviderError } from '../errors.js';
 import { StageDir } from '../../state/stage-dir.js';
 import {
@@ -133,7 +134,7 @@ interface FoundRule {
 export class AwsInfra {
   readonly items: PlanItem[] = [];
   private readonly ec2: EC2Client;
-  private task = '';
+  private readonly r: TaskReporter;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -142,6 +143,7 @@ export class AwsInfra {
     private readonly dryRun: boolean,
   ) {
     this.ec2 = deps.makeClient(scope.region);
+    this.r = new TaskReporter(ctx.events, 'aws');
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -166,8 +168,7 @@ export class AwsInfra {
   }
 
   private startTask(name: string) {
-    this.task = `aws : ${name}`;
-    this.ctx.events.emit({ event: 'task_start', task: this.task, time: now() });
+    this.r.startTask(name);
   }
 
   private report(action: PlanAction, kind: string, name: string, id?: string, host = this.scope.motherName) {
@@ -175,11 +176,11 @@ export class AwsInfra {
     const status: HostStatus = action === 'keep' ? 'ok' : 'changed';
     const what = `${kind} ${name}${id ? ` (${id})` : ''}`;
     const msg = this.dryRun && action !== 'keep' ? `would ${action} ${what}` : `${PAST[action]} ${what}`;
-    this.ctx.events.emit({ event: 'host_result', host, task: this.task, status, msg, item: name, time: now() });
+    this.r.result(host, status, msg, name);
   }
 
   private warn(msg: string) {
-    this.ctx.events.emit({ event: 'warning', msg, time: now() });
+    this.r.warning(msg);
   }
 
   private tagFilters(): Filter[] {
@@ -893,7 +894,7 @@ export class AwsInfra {
             { cause: e },
           );
         }
-        this.ctx.events.emit({ event: 'host_result', host: h.name, task: this.task, status: 'ok', msg: `ssh answers on ${ip}`, time: now() });
+        this.r.result(h.name, 'ok', `ssh answers on ${ip}`);
       }),
     );
   }
@@ -907,14 +908,7 @@ export class AwsInfra {
       'aws',
     );
     const changed = writeIfChanged(this.stageFiles.sshConfig, config);
-    this.ctx.events.emit({
-      event: 'host_result',
-      host: this.scope.motherName,
-      task: this.task,
-      status: changed ? 'changed' : 'ok',
-      msg: `${changed ? 'wrote' : 'unchanged'} ${this.stageFiles.sshConfig}`,
-      time: now(),
-    });
+    this.r.result(this.scope.motherName, changed ? 'changed' : 'ok', `${changed ? 'wrote' : 'unchanged'} ${this.stageFiles.sshConfig}`);
   }
 
   // ---------------------------------------------------------------- halt
@@ -1064,7 +1058,7 @@ export class AwsInfra {
     if (!this.dryRun) {
       this.startTask('forget ssh_config and known_hosts');
       for (const f of removeFiles(this.stageFiles.sshConfig, this.stageFiles.knownHosts)) {
-        this.ctx.events.emit({ event: 'host_result', host: s.motherName, task: this.task, status: 'changed', msg: `removed ${f}`, time: now() });
+        this.r.result(s.motherName, 'changed', `removed ${f}`);
       }
     }
   }

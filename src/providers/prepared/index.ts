@@ -11,7 +11,8 @@ import { ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
 import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
-import { now, type HostStatus } from '../../runner/events.js';
+import type { HostStatus } from '../../runner/events.js';
+import { TaskReporter } from '../reporter.js';
 import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
 import {
   appendKnownHosts,
@@ -105,23 +106,24 @@ command -v sudo >/dev/null 2>&1 || echo HIVE_NO_SUDO
 }
 
 class PreparedRun {
-  private task = '';
+  private readonly r: TaskReporter;
   constructor(
     private readonly ctx: ProviderContext,
     private readonly deps: PreparedDeps,
-  ) {}
-
-  startTask(name: string) {
-    this.task = `prepared : ${name}`;
-    this.ctx.events.emit({ event: 'task_start', task: this.task, time: now() });
+  ) {
+    this.r = new TaskReporter(ctx.events, 'prepared');
   }
 
-  result(host: string, status: HostStatus, msg: string) {
-    this.ctx.events.emit({ event: 'host_result', host, task: this.task, status, msg, time: now() });
+  private startTask(name: string) {
+    this.r.startTask(name);
   }
 
-  warn(msg: string) {
-    this.ctx.events.emit({ event: 'warning', msg, time: now() });
+  private result(host: string, status: HostStatus, msg: string) {
+    this.r.result(host, status, msg);
+  }
+
+  private warn(msg: string) {
+    this.r.warning(msg);
   }
 
   private get stageFiles(): StageDir {
@@ -296,11 +298,9 @@ export function createPreparedProvider(overrides: Partial<PreparedDeps> = {}): P
     async buildInfra(ctx: ProviderContext): Promise<void> {
       if (ctx.halt || ctx.destroy) {
         const what = ctx.destroy ? 'destroy (-D)' : 'halt (-H)';
-        ctx.events.emit({
-          event: 'warning',
-          msg: `provider prepared: hive does not ${ctx.destroy ? 'remove' : 'stop'} machines it did not create; ${what} changed nothing (stop or reinstall them yourself)`,
-          time: now(),
-        });
+        new TaskReporter(ctx.events, 'prepared').warning(
+          `provider prepared: hive does not ${ctx.destroy ? 'remove' : 'stop'} machines it did not create; ${what} changed nothing (stop or reinstall them yourself)`,
+        );
         return;
       }
       await new PreparedRun(ctx, deps).run();
