@@ -16,6 +16,8 @@ export async function planBuildInfra(ctx: HiveContext, site: Site, opts: { json?
     return 0;
   }
   const { runPhase } = await import('../runner/run-phase.js');
-  const result = await runPhase(ctx, site, 'build-infra', { dryRun: true, check: true, json: opts.json, ...opts.vault });
+  const { providerStep } = await import('./provider-step.js');
+  const runOpts = { dryRun: true, check: true, json: opts.json, ...opts.vault };
+  const result = await runPhase(ctx, site, 'build-infra', runOpts, { before: providerStep(ctx, site, runOpts) });
   return result.ok ? 0 : 1;
 }

@@ -1,52 +1,49 @@
-// Provider name → its module, imported only when build-infra needs it (the AWS SDK is heavy).
-// Providers without a module here (vagrant, azure, gcp, openstack, kickstart) have no TypeScript
-// part: build-infra runs its playbook only.
-import type { ProviderName } from '../model/site.js';
+// The provider registry: provider name → a loader of its TypeScript part, imported only when
+// build-infra needs it (the AWS SDK is heavy). Providers without an entry (vagrant, azure, gcp,
+// openstack, kickstart) have no TypeScript part: build-infra runs its playbook only.
+import { PROVIDERS as PROVIDER_NAMES, type ProviderName } from '../model/site.js';
 import { ProviderError } from './errors.js';
 import type { Provider } from './provider.js';
 
-/** Kept as plain strings so a provider still being written does not break the build of the others. */
-const MODULES: Partial<Record<ProviderName, string>> = {
-  local: './local/index.js',
-  aws: './aws/index.js',
-  prepared: './prepared/index.js',
+/** Imports a provider's module; its default export is the provider. */
+export type ProviderLoader = () => Promise<{ default: Provider }>;
+
+export const PROVIDERS: { readonly [N in ProviderName]?: ProviderLoader } = {
+  local: () => import('./local/index.js'),
+  aws: () => import('./aws/index.js'),
+  prepared: () => import('./prepared/index.js'),
 };
 
-function isProvider(value: unknown): value is Provider {
-  return !!value && typeof (value as Provider).buildInfra === 'function';
+/** A provider name the inventory schema does not know (the schema refuses it first: exit 2). */
+export class UnknownProviderError extends ProviderError {
+  constructor(readonly provider: string) {
+    super(`unknown provider "${provider}" (providers: ${PROVIDER_NAMES.join(', ')})`, { exitCode: 2 });
+  }
 }
 
-/** The provider's default export: a Provider object, or a class / factory making one. */
-function toProvider(name: string, exported: unknown): Provider {
-  if (isProvider(exported)) return exported;
-  if (typeof exported === 'function') {
-    const ctor = exported as { prototype?: { buildInfra?: unknown } } & ((...a: unknown[]) => unknown);
-    const made = typeof ctor.prototype?.buildInfra === 'function' ? new (ctor as unknown as new () => unknown)() : ctor();
-    if (isProvider(made)) return made;
-  }
-  throw new ProviderError(`provider "${name}": its module's default export is not a provider (no buildInfra)`);
-}
+const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /** The TypeScript part of a provider, or undefined when it has none. Throws ProviderError. */
 export async function getProvider(name: ProviderName): Promise<Provider | undefined> {
-  const spec = MODULES[name];
-  return spec ? loadProvider(name, spec) : undefined;
+  if (!isProviderName(name)) throw new UnknownProviderError(name);
+  const load = PROVIDERS[name];
+  return load ? loadProvider(name, load) : undefined;
 }
 
-/** Imports `spec` (relative to this folder) and returns its provider. */
-export async function loadProvider(name: string, spec: string): Promise<Provider> {
-  let mod: { default?: unknown };
+/** Runs `load` and returns its provider; a module missing from the installation is a ProviderError. */
+export async function loadProvider(name: string, load: ProviderLoader): Promise<Provider> {
+  let mod: { default: Provider };
   try {
-    mod = (await import(spec)) as { default?: unknown };
+    mod = await load();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const missing = e.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url/.test(e.message ?? '');
     throw new ProviderError(
       missing
-        ? `provider "${name}" is not available in this installation of hive (cannot load ${spec}: ${e.message})`
+        ? `provider "${name}" is not available in this installation of hive (cannot load its module: ${e.message})`
         : `provider "${name}" failed to load: ${e.message}`,
       { cause: err },
     );
   }
-  return toProvider(name, mod.default);
+  return mod.default;
 }

@@ -1,6 +1,6 @@
 // The contract of an infrastructure provider: build-infra's host work done in TypeScript
 // (containers, cloud resources), before the build-infra playbook runs over SSH.
-import type { Site, Stage } from '../model/site.js';
+import type { ProviderName, Site, Stage } from '../model/site.js';
 import type { EventSink } from '../runner/events.js';
 import type { VaultOptions } from '../runner/options.js';
 
@@ -23,6 +23,9 @@ export interface ProviderContext {
 }
 
 export interface Provider {
-  /** Create/find (or halt/destroy) the stage's hosts; write `ssh_config` when hosts exist. */
+  /** The inventory's `provider:` value this provider serves. */
+  readonly name: ProviderName;
+  /** Create/find (or halt/destroy) the stage's hosts; write `ssh_config` when hosts exist.
+   * ctx.halt / ctx.destroy select halt (-H) and destroy (-D) instead of build. */
   buildInfra(ctx: ProviderContext): Promise<void>;
 }

@@ -1,5 +1,6 @@
-// Runs one phase: stage lock, generated files, the provider (build-infra), ansible-playbook with
-// the hive_events callback, a watchdog for silent tasks, the run record, the resume state.
+// Runs one phase: stage lock, generated files, the caller's step before the playbook (the CLI
+// puts build-infra's provider there), ansible-playbook with the hive_events callback, a watchdog
+// for silent tasks, the run record, the resume state.
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
@@ -18,8 +19,26 @@ import { forgetFrom, recordSuccess } from './resume.js';
 import { RunRecord } from './run-record.js';
 import { saveAllocations } from '../state/allocations.js';
 
-/** Where a run's output goes; the defaults are the process's own streams. */
+/**
+ * Work done in TypeScript before a phase's playbook, inside the phase: under its lock, its events
+ * redacted and recorded like the playbook's, its failure the phase's failure.
+ */
+export interface PhaseStep {
+  /** A failure of the step is reported on this host ... */
+  host: string;
+  /** ... and this task when the step had not started one of its own. */
+  task: string;
+  /** Runs the step; resolves to whether the playbook runs after it. */
+  run(events: EventSink): Promise<boolean>;
+}
+
+/** The step a phase runs before its playbook, if any. */
+export type BeforePlaybook = (phase: PhaseName) => PhaseStep | undefined;
+
+/** Where a run's output goes (the defaults are the process's own streams), and what runs before the playbook. */
 export interface RunIO {
+  /** Called once per phase, after the stage is checked. */
+  before?: BeforePlaybook;
   /** Replaces the reporter chosen from the options (--json, terminal or plain). */
   reporter?: EventSink;
   /** More sinks that see every event (after secrets are removed), e.g. tests. */
@@ -182,6 +201,7 @@ export async function runPhaseLocked(
 ): Promise<PhaseResult> {
   const stage = site.stages[ctx.stage];
   if (!stage) throw new Error(`stage "${ctx.stage}" is not defined in the inventory of ${site.inventoryDir}`);
+  const step = io.before?.(phase);
   const started = new Date();
   // the allocation step: new DRBD minors and automatic ports are saved under the lock this run holds
   if (!changesNothing(opts)) saveAllocations(ctx.hiveDir, site);
@@ -212,31 +232,13 @@ export async function runPhaseLocked(
     watchdog.start();
 
     let runPlaybook = true;
-    if (phase === 'build-infra') {
-      const task = `${stage.provider} provider: ${opts.destroy ? 'destroy' : opts.halt ? 'halt' : 'build'} infrastructure`;
+    if (step) {
       try {
-        const { getProvider } = await import('../providers/index.js');
-        const provider = await getProvider(stage.provider);
-        if (provider) {
-          emit({ event: 'task_start', task, time: now() });
-          await provider.buildInfra({
-            site,
-            stage,
-            stageDir: ctx.stageDir,
-            rootDir: ctx.rootDir,
-            events: { emit },
-            halt: !!opts.halt,
-            destroy: !!opts.destroy,
-            dryRun: changesNothing(opts),
-            vault: vaultOf(opts),
-          });
-          // the provider stopped or removed the hosts: there is nothing for the playbook to reach
-          if (opts.destroy || opts.halt) runPlaybook = false;
-        }
+        runPlaybook = await step.run({ emit });
       } catch (err) {
         rc = 1;
         runPlaybook = false;
-        extraFailures.push({ host: `${stage.provider} provider`, task: tracker.task || task, msg: (err as Error).message });
+        extraFailures.push({ host: step.host, task: tracker.task || step.task, msg: (err as Error).message });
       }
     }
 

@@ -225,6 +225,37 @@ describe('runner with the real ansible-playbook', () => {
     expect(lockHeld(ctx.stageDir)).toBe(false);
   }, 90_000);
 
+  it('runs the caller\'s step before the playbook: its events in the record, its failure the phase\'s', async () => {
+    const { ctx, site } = project();
+    const phases: string[] = [];
+    const step = (fail: boolean, runPlaybook: boolean): RunIO['before'] => (phase) => {
+      phases.push(phase);
+      return {
+        host: 'test provider',
+        task: 'test provider: build infrastructure',
+        async run(events) {
+          events.emit({ event: 'task_start', task: 'test : step', time: new Date().toISOString() });
+          events.emit({ event: 'host_result', host: 'p-mother.fixture', task: 'test : step', status: 'changed', msg: 'did it', time: new Date().toISOString() });
+          if (fail) throw new Error('the step broke');
+          return runPlaybook;
+        },
+      };
+    };
+
+    const skipped = io({ before: step(false, false) });
+    const done = await runPhase(ctx, site, 'setup-hosts', {}, skipped.io);
+    expect(done).toMatchObject({ ok: true, rc: 0 });
+    expect(ofKind(skipped.sink.events, 'task_start').map((e) => e.task)).toEqual(['test : step']);
+    expect(ofKind(readRecord(done.runRecord), 'host_result').map((e) => e.msg)).toEqual(['did it']);
+
+    const failing = io({ before: step(true, true) });
+    const failed = await runPhase(ctx, site, 'setup-hosts', {}, failing.io);
+    expect(failed).toMatchObject({ ok: false, rc: 1, failed: [{ host: 'test provider', task: 'test : step', msg: 'the step broke' }] });
+    expect(ofKind(failing.sink.events, 'task_start').map((e) => e.task)).toEqual(['test : step']);
+    expect(phases).toEqual(['setup-hosts', 'setup-hosts']);
+    expect(lockHeld(ctx.stageDir)).toBe(false);
+  }, 90_000);
+
   it('takes over a stale lock of a dead process, with a warning naming it', async () => {
     const { ctx, site } = project();
     const dead = spawnSync('true').pid!;

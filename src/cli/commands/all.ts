@@ -4,6 +4,7 @@ import { PHASES, type PhaseName } from '../../model/phases.js';
 import type { Action } from '../action.js';
 import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, addPhaseOptions, globals, runOptions, type PhaseOpts } from '../options.js';
+import { providerStep } from '../provider-step.js';
 import { checkVarsFiles, withSite } from '../site-context.js';
 
 export function addAllCommand(program: Command, action: Action): void {
@@ -18,7 +19,8 @@ export function addAllCommand(program: Command, action: Action): void {
         const { ctx, settings, site } = await withSite(o);
         await checkVarsFiles(ctx, site, o);
         const { runAll } = await import('../../runner/run-all.js');
-        const result = await runAll(ctx, site, { ...runOptions(o, settings), from: (o.from ?? o.startPhase) as PhaseName | undefined });
+        const opts = { ...runOptions(o, settings), from: (o.from ?? o.startPhase) as PhaseName | undefined };
+        const result = await runAll(ctx, site, opts, { before: providerStep(ctx, site, opts) });
         return result.ok ? 0 : 1;
       }),
     );

@@ -5,6 +5,7 @@ import type { Action } from '../action.js';
 import { confirmDestroy } from '../consent.js';
 import { UsageError } from '../../lib/errors.js';
 import { addGlobalOptions, addPhaseOptions, checkPhaseOptions, globals, runOptions, type PhaseOpts } from '../options.js';
+import { providerStep } from '../provider-step.js';
 import { checkVarsFiles, withSite } from '../site-context.js';
 
 async function runOnePhase(phaseName: string, cmd: Command): Promise<number> {
@@ -17,7 +18,7 @@ async function runOnePhase(phaseName: string, cmd: Command): Promise<number> {
   await confirmDestroy(site, { phase, stage: ctx.stage, destroy: o.destroy, limit: o.limit, changesNothing: !!(o.check || o.dryRun), yes: o.yes });
   await checkVarsFiles(ctx, site, o);
   const { runPhase } = await import('../../runner/run-phase.js');
-  const result = await runPhase(ctx, site, phase, opts);
+  const result = await runPhase(ctx, site, phase, opts, { before: providerStep(ctx, site, opts) });
   return result.ok ? 0 : 1;
 }
 

@@ -41,6 +41,7 @@ export interface AwsProvider extends Provider {
 export function createAwsProvider(overrides: Partial<AwsDeps> = {}): AwsProvider {
   const deps = { ...defaultAwsDeps, ...overrides };
   return {
+    name: 'aws',
     buildInfra: async (ctx) => {
       await run(ctx, deps, ctx.dryRun);
     },

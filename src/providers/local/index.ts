@@ -5,12 +5,11 @@
 // what carries them. From the hosts on, Ansible reaches them over SSH like cloud hosts.
 import { existsSync, rmSync } from 'node:fs';
 import type { Host } from '../../model/site.js';
-import type { HostStatus } from '../../runner/events.js';
-import { now } from '../../runner/events.js';
 import { ensureSiteCa, ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
 import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
+import { TaskReporter } from '../reporter.js';
 import { aptProxyConf, resolveAptProxy, type AptProxy } from './apt-cache.js';
 import { docker, execIn, findContainers, findNetworks, findVolumes, inspectNetwork, requireEngine, type ContainerInfo } from './docker.js';
 import { ensureHostImage, HOST_IMAGE, machineDebianMirrors, SUITE } from './host-image.js';
@@ -51,23 +50,8 @@ export function gatewayOf(cidr: string): string {
 
 const sameCidr = (a?: string, b?: string) => !!a && !!b && a.trim() === b.trim();
 
-class Reporter {
-  constructor(
-    private ctx: ProviderContext,
-    readonly mother: string,
-  ) {}
-  task(name: string): string {
-    const task = `local: ${name}`;
-    this.ctx.events.emit({ event: 'task_start', task, play: 'local provider', time: now() });
-    return task;
-  }
-  result(host: string, task: string, status: HostStatus, msg?: string): void {
-    this.ctx.events.emit({ event: 'host_result', host, task, status, msg, time: now() });
-  }
-  warning(msg: string): void {
-    this.ctx.events.emit({ event: 'warning', msg, time: now() });
-  }
-}
+/** The host the stage-wide results are reported on. */
+const motherOf = (ctx: ProviderContext) => `${ctx.stage.prefix}mother.${ctx.site.name}`;
 
 const siteLabels = (ctx: ProviderContext) => ({ [LABEL_SITE]: ctx.site.name, [LABEL_STAGE]: ctx.stage.name });
 
@@ -75,53 +59,52 @@ async function buildInfra(ctx: ProviderContext): Promise<void> {
   if (ctx.stage.provider !== 'local') {
     throw new ProviderError(`stage ${ctx.stage.name} uses provider ${ctx.stage.provider}, not local`);
   }
-  const r = new Reporter(ctx, `${ctx.stage.prefix}mother.${ctx.site.name}`);
-  ctx.events.emit({ event: 'play_start', play: 'local provider', time: now() });
+  const r = new TaskReporter(ctx.events, 'local');
+  r.startPlay();
   await requireEngine();
   if (ctx.destroy) return destroy(ctx, r);
   if (ctx.halt) return halt(ctx, r);
   return build(ctx, r);
 }
 
-async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
+async function build(ctx: ProviderContext, r: TaskReporter): Promise<void> {
+  const mother = motherOf(ctx);
   const { site, stage, stageDir } = ctx;
   const stageFiles = new StageDir(stageDir);
   const gateway = gatewayOf(stage.cidr);
   const net = networkName(site.name, stage.name);
 
-  let task = r.task('site credentials');
+  r.startTask('site credentials');
   const hadKey = existsSync(stageFiles.privateKey) && existsSync(stageFiles.caCert);
   if (!ctx.dryRun) {
     await ensureSshKeyPair(stageDir, `hive@${site.name}`);
     await ensureSiteCa(stageDir, site.name);
   }
-  r.result(r.mother, task, hadKey ? 'ok' : 'changed', hadKey ? 'ssh key pair and CA exist' : `${ctx.dryRun ? 'would generate' : 'generated'} ssh key pair and CA in ${stageDir}`);
+  r.result(mother, hadKey ? 'ok' : 'changed', hadKey ? 'ssh key pair and CA exist' : `${ctx.dryRun ? 'would generate' : 'generated'} ssh key pair and CA in ${stageDir}`);
 
-  task = r.task('apt cache');
+  r.startTask('apt cache');
   const mirrors = machineDebianMirrors();
   const { proxy, problem } = await resolveAptProxy(gateway, `${mirrors.mirror}/dists/${SUITE}/Release`);
   if (problem) r.warning(problem);
   r.result(
-    r.mother,
-    task,
+    mother,
     'ok',
     proxy
       ? `hosts download through ${proxy.forHosts} (${proxy.source})`
       : `no apt cache: hosts download from ${mirrors.mirror} directly${problem ? '' : ' (install apt-cacher-ng to cache)'}`,
   );
 
-  task = r.task('host image');
+  r.startTask('host image');
   const image = await ensureHostImage({ aptProxy: proxy?.forMachine, dryRun: ctx.dryRun });
   r.result(
-    r.mother,
-    task,
+    mother,
     image.built ? 'changed' : 'ok',
     image.built
       ? `${ctx.dryRun ? 'would build' : `built in ${image.seconds}s:`} ${HOST_IMAGE} (version ${image.version})`
       : `${HOST_IMAGE} (version ${image.version}) is cached`,
   );
 
-  task = r.task('site network');
+  r.startTask('site network');
   const existing = await inspectNetwork(net);
   if (existing) {
     if (!sameCidr(existing.subnet, stage.cidr)) {
@@ -130,9 +113,9 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
           `remove the site with "hive run --phase build-infra -D --stage ${stage.name}" (this deletes the hosts) or restore the cidr`,
       );
     }
-    r.result(r.mother, task, 'ok', `network ${net} ${stage.cidr} exists`);
+    r.result(mother, 'ok', `network ${net} ${stage.cidr} exists`);
   } else if (ctx.dryRun) {
-    r.result(r.mother, task, 'changed', `would create network ${net} ${stage.cidr}`);
+    r.result(mother, 'changed', `would create network ${net} ${stage.cidr}`);
   } else {
     const labels = Object.entries(siteLabels(ctx)).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
     const made = await docker(['network', 'create', '--driver', 'bridge', '--subnet', stage.cidr, '--gateway', gateway, ...labels, net], { reject: false });
@@ -142,10 +125,10 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
           (/overlap/i.test(made.stderr) ? ` (choose another cidr for stage ${stage.name} in inventory/hive.yml)` : ''),
       );
     }
-    r.result(r.mother, task, 'changed', `created network ${net} ${stage.cidr} (gateway ${gateway})`);
+    r.result(mother, 'changed', `created network ${net} ${stage.cidr} (gateway ${gateway})`);
   }
 
-  task = r.task('host containers');
+  r.startTask('host containers');
   const containers = await findContainers(siteLabels(ctx));
   const byHost = new Map(containers.map((c) => [c.labels[LABEL_HOST], c]));
   for (const c of containers) {
@@ -164,43 +147,43 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
         );
       }
       if (c.running) {
-        r.result(host.name, task, 'ok', `container ${c.name} is running`);
+        r.result(host.name, 'ok', `container ${c.name} is running`);
       } else if (ctx.dryRun) {
-        r.result(host.name, task, 'changed', `would start container ${c.name}`);
+        r.result(host.name, 'changed', `would start container ${c.name}`);
       } else {
         await docker(['start', c.id]);
-        r.result(host.name, task, 'changed', `started container ${c.name}`);
+        r.result(host.name, 'changed', `started container ${c.name}`);
       }
     } else if (ctx.dryRun) {
-      r.result(host.name, task, 'changed', `would create container ${containerName(host)} at ${host.privateIp}`);
+      r.result(host.name, 'changed', `would create container ${containerName(host)} at ${host.privateIp}`);
     } else {
       await createHost(ctx, host, net);
       created.add(host.name);
-      r.result(host.name, task, 'changed', `created container ${containerName(host)} at ${host.privateIp}`);
+      r.result(host.name, 'changed', `created container ${containerName(host)} at ${host.privateIp}`);
     }
   }
   if (ctx.dryRun) return;
 
-  task = r.task('sshd');
+  r.startTask('sshd');
   await Promise.all(stage.hosts.map((h) => waitForSshd(containerName(h), h.privateIp)));
-  for (const h of stage.hosts) r.result(h.name, task, 'ok', `sshd answers at ${h.privateIp}:22`);
+  for (const h of stage.hosts) r.result(h.name, 'ok', `sshd answers at ${h.privateIp}:22`);
 
-  task = r.task('admin key');
+  r.startTask('admin key');
   const { publicKey } = await ensureSshKeyPair(stageDir, `hive@${site.name}`);
   const keyResults = await Promise.all(stage.hosts.map((h) => installAdminKey(containerName(h), publicKey)));
   stage.hosts.forEach((h, i) =>
-    r.result(h.name, task, keyResults[i] ? 'changed' : 'ok', keyResults[i] ? `authorized the site key for ${ADMIN_USER}` : `site key of ${ADMIN_USER} in place`),
+    r.result(h.name, keyResults[i] ? 'changed' : 'ok', keyResults[i] ? `authorized the site key for ${ADMIN_USER}` : `site key of ${ADMIN_USER} in place`),
   );
 
-  task = r.task('apt proxy');
+  r.startTask('apt proxy');
   const proxyResults = await Promise.all(stage.hosts.map((h) => configureAptProxy(containerName(h), proxy, gateway)));
   stage.hosts.forEach((h, i) => {
     const p = proxyResults[i];
     if (p.warning) r.warning(`${h.name}: ${p.warning}`);
-    r.result(h.name, task, p.changed ? 'changed' : 'ok', p.msg);
+    r.result(h.name, p.changed ? 'changed' : 'ok', p.msg);
   });
 
-  task = r.task('ssh_config');
+  r.startTask('ssh_config');
   const keyLines = await Promise.all(stage.hosts.map((h) => hostKeyLines(containerName(h), h.name, h.privateIp)));
   // host keys read from the containers themselves: ssh checks them strictly from the first login
   const knownChanged = writeIfChanged(stageFiles.knownHosts, keyLines.flat().join('\n') + '\n');
@@ -209,8 +192,7 @@ async function build(ctx: ProviderContext, r: Reporter): Promise<void> {
     localSshConfig(stageDir, stage.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp }))),
   );
   r.result(
-    r.mother,
-    task,
+    mother,
     knownChanged || configChanged ? 'changed' : 'ok',
     `${knownChanged || configChanged ? 'wrote' : 'unchanged:'} ${stageFiles.sshConfig} and known_hosts`,
   );
@@ -297,70 +279,72 @@ async function configureAptProxy(
   return { changed: true, msg: `apt proxy set to ${proxy!.forHosts}` };
 }
 
-async function halt(ctx: ProviderContext, r: Reporter): Promise<void> {
-  const task = r.task('stop hosts');
+async function halt(ctx: ProviderContext, r: TaskReporter): Promise<void> {
+  const mother = motherOf(ctx);
+  r.startTask('stop hosts');
   const containers = await findContainers(siteLabels(ctx));
   if (containers.length === 0) {
-    r.result(r.mother, task, 'ok', `no host container of site ${ctx.site.name} stage ${ctx.stage.name}`);
+    r.result(mother, 'ok', `no host container of site ${ctx.site.name} stage ${ctx.stage.name}`);
     return;
   }
   await Promise.all(
     containers.map(async (c) => {
       const host = c.labels[LABEL_HOST] ?? c.name;
-      if (!c.running) return r.result(host, task, 'ok', `container ${c.name} is stopped`);
-      if (ctx.dryRun) return r.result(host, task, 'changed', `would stop container ${c.name}`);
+      if (!c.running) return r.result(host, 'ok', `container ${c.name} is stopped`);
+      if (ctx.dryRun) return r.result(host, 'changed', `would stop container ${c.name}`);
       await docker(['stop', '--time', '30', c.id]);
-      r.result(host, task, 'changed', `stopped container ${c.name}`);
+      r.result(host, 'changed', `stopped container ${c.name}`);
     }),
   );
 }
 
-async function destroy(ctx: ProviderContext, r: Reporter): Promise<void> {
+async function destroy(ctx: ProviderContext, r: TaskReporter): Promise<void> {
+  const mother = motherOf(ctx);
   const labels = siteLabels(ctx);
-  let task = r.task('remove hosts');
+  r.startTask('remove hosts');
   const containers: ContainerInfo[] = await findContainers(labels);
-  if (containers.length === 0) r.result(r.mother, task, 'ok', 'no host container to remove');
+  if (containers.length === 0) r.result(mother, 'ok', 'no host container to remove');
   await Promise.all(
     containers.map(async (c) => {
       const host = c.labels[LABEL_HOST] ?? c.name;
-      if (ctx.dryRun) return r.result(host, task, 'changed', `would remove container ${c.name}`);
+      if (ctx.dryRun) return r.result(host, 'changed', `would remove container ${c.name}`);
       await docker(['rm', '--force', '--volumes', c.id]);
-      r.result(host, task, 'changed', `removed container ${c.name}`);
+      r.result(host, 'changed', `removed container ${c.name}`);
     }),
   );
 
-  task = r.task('remove data volumes');
+  r.startTask('remove data volumes');
   const volumes = await findVolumes(labels);
-  if (volumes.length === 0) r.result(r.mother, task, 'ok', 'no data volume to remove');
+  if (volumes.length === 0) r.result(mother, 'ok', 'no data volume to remove');
   for (const v of volumes) {
     const host = v.replace(/-docker$/, '');
     if (ctx.dryRun) {
-      r.result(host, task, 'changed', `would remove volume ${v}`);
+      r.result(host, 'changed', `would remove volume ${v}`);
     } else {
       await docker(['volume', 'rm', '--force', v]);
-      r.result(host, task, 'changed', `removed volume ${v}`);
+      r.result(host, 'changed', `removed volume ${v}`);
     }
   }
 
-  task = r.task('remove site network');
+  r.startTask('remove site network');
   const networks = await findNetworks(labels);
-  if (networks.length === 0) r.result(r.mother, task, 'ok', 'no site network to remove');
+  if (networks.length === 0) r.result(mother, 'ok', 'no site network to remove');
   for (const n of networks) {
     if (ctx.dryRun) {
-      r.result(r.mother, task, 'changed', `would remove network ${n}`);
+      r.result(mother, 'changed', `would remove network ${n}`);
     } else {
       await docker(['network', 'rm', n]);
-      r.result(r.mother, task, 'changed', `removed network ${n}`);
+      r.result(mother, 'changed', `removed network ${n}`);
     }
   }
 
   // the hosts are gone, so are their keys and addresses; the site's key pair and CA stay
-  task = r.task('ssh_config');
+  r.startTask('ssh_config');
   const stageFiles = new StageDir(ctx.stageDir);
   const files = [stageFiles.sshConfig, stageFiles.knownHosts].filter((f) => existsSync(f));
   if (!ctx.dryRun) for (const f of files) rmSync(f);
-  r.result(r.mother, task, files.length ? 'changed' : 'ok', files.length ? `${ctx.dryRun ? 'would remove' : 'removed'} ${files.join(', ')}` : 'no ssh_config to remove');
+  r.result(mother, files.length ? 'changed' : 'ok', files.length ? `${ctx.dryRun ? 'would remove' : 'removed'} ${files.join(', ')}` : 'no ssh_config to remove');
 }
 
-const localProvider: Provider = { buildInfra };
+const localProvider: Provider = { name: 'local', buildInfra };
 export default localProvider;

@@ -11,7 +11,8 @@ import { ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
 import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
-import { now, type HostStatus } from '../../runner/events.js';
+import type { HostStatus } from '../../runner/events.js';
+import { TaskReporter } from '../reporter.js';
 import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
 import {
   appendKnownHosts,
@@ -105,23 +106,12 @@ command -v sudo >/dev/null 2>&1 || echo HIVE_NO_SUDO
 }
 
 class PreparedRun {
-  private task = '';
+  private readonly r: TaskReporter;
   constructor(
     private readonly ctx: ProviderContext,
     private readonly deps: PreparedDeps,
-  ) {}
-
-  startTask(name: string) {
-    this.task = `prepared : ${name}`;
-    this.ctx.events.emit({ event: 'task_start', task: this.task, time: now() });
-  }
-
-  result(host: string, status: HostStatus, msg: string) {
-    this.ctx.events.emit({ event: 'host_result', host, task: this.task, status, msg, time: now() });
-  }
-
-  warn(msg: string) {
-    this.ctx.events.emit({ event: 'warning', msg, time: now() });
+  ) {
+    this.r = new TaskReporter(ctx.events, 'prepared');
   }
 
   private get stageFiles(): StageDir {
@@ -138,35 +128,35 @@ class PreparedRun {
     const mother = ctx.stage.motherName;
     const dry = ctx.dryRun;
 
-    this.startTask('ssh key');
+    this.r.startTask('ssh key');
     const { publicKey: publicKeyPath, privateKey: privateKeyPath } = this.stageFiles;
     let publicKey: string | undefined;
     if (dry) {
       publicKey = existsSync(publicKeyPath) ? readFileSync(publicKeyPath, 'utf8').trim() : undefined;
-      this.result(mother, publicKey ? 'ok' : 'changed', publicKey ? `found ${publicKeyPath}` : `would create ${privateKeyPath}`);
+      this.r.result(mother, publicKey ? 'ok' : 'changed', publicKey ? `found ${publicKeyPath}` : `would create ${privateKeyPath}`);
     } else {
       const existed = existsSync(privateKeyPath);
       publicKey = (await ensureSshKeyPair(ctx.stageDir, `hive-${ctx.site.name}-${ctx.stage.name}`)).publicKey;
-      this.result(mother, existed ? 'ok' : 'changed', `${existed ? 'found' : 'created'} ${privateKeyPath}`);
+      this.r.result(mother, existed ? 'ok' : 'changed', `${existed ? 'found' : 'created'} ${privateKeyPath}`);
     }
 
     // Host keys are recorded once per address; a changed key afterwards makes ssh refuse loudly.
-    this.startTask('known_hosts');
+    this.r.startTask('known_hosts');
     const known = this.stageFiles.knownHosts;
     const scanned = await Promise.all(
       hosts.map(async (p) => {
         if (knownHostsHas(known, p.address, p.port)) {
-          this.result(p.host.name, 'ok', `host key of ${p.address} already known`);
+          this.r.result(p.host.name, 'ok', `host key of ${p.address} already known`);
           return [];
         }
         const lines = await this.keyscan(p);
-        this.result(p.host.name, 'changed', `${dry ? 'would record' : 'recorded'} ${lines.length} host key(s) of ${p.address}`);
+        this.r.result(p.host.name, 'changed', `${dry ? 'would record' : 'recorded'} ${lines.length} host key(s) of ${p.address}`);
         return lines;
       }),
     );
     if (!dry && scanned.flat().length) appendKnownHosts(known, scanned.flat());
 
-    this.startTask('ssh_config');
+    this.r.startTask('ssh_config');
     const config = renderSshConfig(
       ctx.stageDir,
       privateKeyPath,
@@ -176,11 +166,11 @@ class PreparedRun {
     const configPath = this.stageFiles.sshConfig;
     const same = existsSync(configPath) && readFileSync(configPath, 'utf8') === config;
     if (!dry) writeIfChanged(configPath, config);
-    this.result(mother, same ? 'ok' : 'changed', `${same ? 'unchanged' : dry ? 'would write' : 'wrote'} ${configPath}`);
+    this.r.result(mother, same ? 'ok' : 'changed', `${same ? 'unchanged' : dry ? 'would write' : 'wrote'} ${configPath}`);
 
-    this.startTask('admin login');
+    this.r.startTask('admin login');
     if (dry && (!existsSync(configPath) || !same)) {
-      for (const p of hosts) this.result(p.host.name, 'skipped', 'login is checked once ssh_config is written');
+      for (const p of hosts) this.r.result(p.host.name, 'skipped', 'login is checked once ssh_config is written');
       return;
     }
     // One host at a time: a site has a handful, and failures then read in order.
@@ -201,7 +191,7 @@ class PreparedRun {
         );
       }
       if (dry) {
-        this.result(p.host.name, 'changed', `would log in as root with root_password to create ${p.admin} and install the site key`);
+        this.r.result(p.host.name, 'changed', `would log in as root with root_password to create ${p.admin} and install the site key`);
         continue;
       }
       const noSudo = await this.bootstrap(p, publicKey!);
@@ -211,16 +201,16 @@ class PreparedRun {
           `${p.admin} still cannot log in to ${p.host.name} (${p.address}) after installing the key as root (${after.reason}): check sshd's AllowUsers / AuthorizedKeysFile settings there`,
         );
       }
-      if (noSudo) this.warn(`sudo is not installed on ${p.host.name}: setup-hosts needs it (apt-get install sudo / dnf install sudo as root)`);
+      if (noSudo) this.r.warning(`sudo is not installed on ${p.host.name}: setup-hosts needs it (apt-get install sudo / dnf install sudo as root)`);
       this.sudoResult(p, after.sudo, 'changed', `created ${p.admin} and installed the site key as root (root_password is not used again)`);
     }
   }
 
   private sudoResult(p: PreparedHost, sudo: boolean, status: HostStatus, msg: string) {
     if (!sudo && p.admin !== 'root') {
-      this.warn(`${p.admin} on ${p.host.name} cannot sudo without a password: setup-hosts needs NOPASSWD sudo for it`);
+      this.r.warning(`${p.admin} on ${p.host.name} cannot sudo without a password: setup-hosts needs NOPASSWD sudo for it`);
     }
-    this.result(p.host.name, status, msg);
+    this.r.result(p.host.name, status, msg);
   }
 
   private async keyscan(p: PreparedHost): Promise<string[]> {
@@ -292,14 +282,13 @@ class PreparedRun {
 export function createPreparedProvider(overrides: Partial<PreparedDeps> = {}): Provider {
   const deps = { ...defaults, ...overrides };
   return {
+    name: 'prepared',
     async buildInfra(ctx: ProviderContext): Promise<void> {
       if (ctx.halt || ctx.destroy) {
         const what = ctx.destroy ? 'destroy (-D)' : 'halt (-H)';
-        ctx.events.emit({
-          event: 'warning',
-          msg: `provider prepared: hive does not ${ctx.destroy ? 'remove' : 'stop'} machines it did not create; ${what} changed nothing (stop or reinstall them yourself)`,
-          time: now(),
-        });
+        new TaskReporter(ctx.events, 'prepared').warning(
+          `provider prepared: hive does not ${ctx.destroy ? 'remove' : 'stop'} machines it did not create; ${what} changed nothing (stop or reinstall them yourself)`,
+        );
         return;
       }
       await new PreparedRun(ctx, deps).run();
