@@ -464,6 +464,10 @@ describe('hive-volume-driver: the watchdog fences a node that lost the swarm maj
       await sleep(2000);
       expect(daemonLog).toMatch(/a majority of the managers is reachable: not fencing/);
       expect(fenceCalls()).toEqual([]);
+      // dockerd stops answering: the managers it named last are still reachable, no fencing
+      answer('docker-info', { sleep: 10 });
+      await sleep(2500);
+      expect(fenceCalls()).toEqual([]);
       // the listener goes away: only this node is left of three, so it fences
       await new Promise((r) => peer.close(r));
       expect(await waitFor(() => /hive: fenced vol1/.test(daemonLog), 6000)).toBe(true);

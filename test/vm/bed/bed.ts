@@ -175,7 +175,8 @@ export class VmBed {
     const mac = `52:54:00:99:00:${(0x10 + vm.index).toString(16).padStart(2, '0')}`;
     const key = Buffer.from(this.opts.publicKey.trim()).toString('base64');
     const append = [
-      'root=/dev/vda', 'rw', 'console=ttyS0', 'net.ifnames=0', 'quiet',
+      // no AppArmor: the image has no apparmor_parser, which docker needs once the kernel has it on
+      'root=/dev/vda', 'rw', 'console=ttyS0', 'net.ifnames=0', 'quiet', 'apparmor=0',
       `hive.name=${vm.name}`, `hive.lan=${vm.address}/24`, `hive.key=${key}`,
     ].join(' ');
     writeFileSync(vm.console, '');
