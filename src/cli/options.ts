@@ -49,7 +49,7 @@ export function addGlobalOptions(cmd: Command): Command {
     .addOption(new Option('-v, --verbose', 'more output (repeat for more); -v passes -vvv to ansible-playbook').argParser(increase));
 }
 
-/** ansible-vault flags, handed to every Ansible process the command starts (see runner/options.ts). */
+/** ansible-vault flags, handed to every Ansible process the command starts (see lib/run-options.ts). */
 export function addVaultOptions(cmd: Command): Command {
   return cmd
     .option('--vault-id <id>', 'vault identity for Ansible, [LABEL@]FILE or [LABEL@]prompt (repeatable)', collect)

@@ -3,7 +3,7 @@
 // dry-run mode, which reports through the usual events and changes nothing.
 import type { HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
-import type { VaultOptions } from '../runner/options.js';
+import type { VaultOptions } from '../lib/run-options.js';
 
 export async function planBuildInfra(ctx: HiveContext, site: Site, opts: { json?: boolean; vault?: VaultOptions }): Promise<number> {
   const stage = site.stages[ctx.stage]!;

@@ -3,8 +3,8 @@
 // run record, dry-run) without knowing about providers.
 import type { HiveContext } from '../context.js';
 import type { Site } from '../model/site.js';
-import { now } from '../runner/events.js';
-import { changesNothing, vaultOf, type RunOptions } from '../runner/options.js';
+import { now } from '../lib/events.js';
+import { changesNothing, vaultOf, type RunOptions } from '../lib/run-options.js';
 import type { BeforePlaybook } from '../runner/run-phase.js';
 
 /** The step before each phase's playbook: the stage's provider for build-infra, nothing for the others. */

@@ -17,7 +17,7 @@ import { varsFiles } from '../inventory/vars-files.js';
 import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
 import { toAnsibleInventory } from '../model/ansible-inventory.js';
 import type { Site, StageName } from '../model/site.js';
-import { vaultArgs, vaultPrompts, type VaultOptions } from '../runner/options.js';
+import { vaultArgs, vaultPrompts, type VaultOptions } from '../lib/run-options.js';
 
 type Vars = Record<string, unknown>;
 

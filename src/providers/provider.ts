@@ -1,8 +1,8 @@
 // The contract of an infrastructure provider: build-infra's host work done in TypeScript
 // (containers, cloud resources), before the build-infra playbook runs over SSH.
 import type { ProviderName, Site, Stage } from '../model/site.js';
-import type { EventSink } from '../runner/events.js';
-import type { VaultOptions } from '../runner/options.js';
+import type { EventSink } from '../lib/events.js';
+import type { VaultOptions } from '../lib/run-options.js';
 
 export interface ProviderContext {
   site: Site;

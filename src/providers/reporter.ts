@@ -2,7 +2,7 @@
 // hive_events callback gives for Ansible tasks, so the live progress, --json and the run record
 // show provider steps like playbook tasks. One reporter for every provider.
 import type { ProviderName } from '../model/site.js';
-import { now, type EventSink, type HostStatus } from '../runner/events.js';
+import { now, type EventSink, type HostStatus } from '../lib/events.js';
 
 /**
  * Task names of each provider: `<prefix><step>`. The spellings are the ones hive has always

@@ -12,7 +12,7 @@ import type { Site } from '../model/site.js';
 import { inventoryYamlText } from '../model/ansible-inventory.js';
 import { readSettings } from '../state/settings.js';
 import { StageDir } from '../state/stage-dir.js';
-import type { RunOptions } from '../runner/options.js';
+import type { RunOptions } from '../lib/run-options.js';
 import { renderTemplate } from './templates.js';
 
 export interface StageFiles {

@@ -5,7 +5,7 @@ import type { HiveContext } from '../context.js';
 import { phaseSpec, type PhaseName } from '../model/phases.js';
 import type { Site } from '../model/site.js';
 import type { StageFiles } from '../render/stage-files.js';
-import { vaultArgs, vaultPrompts, type RunOptions } from './options.js';
+import { vaultArgs, vaultPrompts, type RunOptions } from '../lib/run-options.js';
 
 /** File descriptor on which the callback writes its events (see callback_plugins/hive_events.py). */
 export const EVENTS_FD = 3;

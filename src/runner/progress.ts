@@ -5,8 +5,8 @@
 // anything else (CI logs, pipes): one plain line per task and per failed host, then the recap.
 // Failures always name host, task and message; a silent task is always shown.
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { EventSink, HiveEvent, HostStats } from './events.js';
-import type { RunOptions } from './options.js';
+import type { EventSink, HiveEvent, HostStats } from '../lib/events.js';
+import type { RunOptions } from '../lib/run-options.js';
 
 export interface OutputStream {
   write(chunk: string): unknown;

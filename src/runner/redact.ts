@@ -13,7 +13,7 @@ import { varsFilesByOwner } from '../inventory/vars-files.js';
 import type { Site, StageName } from '../model/site.js';
 import type { InventoryVars } from '../providers/group-vars.js';
 import { StageDir } from '../state/stage-dir.js';
-import type { HiveEvent } from './events.js';
+import type { HiveEvent } from '../lib/events.js';
 
 const RULES = JSON.parse(readFileSync(new URL('../../callback_plugins/hive_secret_keys.json', import.meta.url), 'utf8')) as { pattern: string };
 /** A variable or key name whose value is a secret (PASSWORD, API_KEY, TOKEN, CREDENTIALS, ...). */

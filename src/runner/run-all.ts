@@ -4,9 +4,9 @@
 import type { HiveContext } from '../context.js';
 import type { PhaseName } from '../model/phases.js';
 import type { Site } from '../model/site.js';
-import { now } from './events.js';
+import { now } from '../lib/events.js';
 import { acquireStageLock } from './lock.js';
-import { changesNothing, type RunOptions } from './options.js';
+import { changesNothing, type RunOptions } from '../lib/run-options.js';
 import { makeReporter } from './progress.js';
 import { firstPending, phasesToRun, readProgress, resetProgress } from './resume.js';
 import { runPhaseLocked, takeoverWarning, type PhaseResult, type RunIO } from './run-phase.js';

@@ -5,7 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { ensureStateDir } from '../state/files.js';
 import { StageDir } from '../state/stage-dir.js';
 import { join } from 'node:path';
-import type { EventSink, HiveEvent } from './events.js';
+import type { EventSink, HiveEvent } from '../lib/events.js';
 
 /** 2025-11-25T09:30:00.123Z → 20251125T093000Z */
 export const runStamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');

@@ -1,6 +1,6 @@
 // Following a phase's events: the current task, which hosts are still busy with it, tallies and
 // failures, the watchdog for silent tasks, and parsing the callback's event lines.
-import { now, type HiveEvent, type HostStats } from './events.js';
+import { now, type HiveEvent, type HostStats } from '../lib/events.js';
 
 /** Prefix of the callback's event lines (callback_plugins/hive_events.py). */
 export const EVENT_MARKER = '@@HIVE@@ ';

@@ -5,9 +5,9 @@
 import type { HiveContext } from '../context.js';
 import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
-import type { EventSink } from '../runner/events.js';
+import type { EventSink } from '../lib/events.js';
 import { acquireStageLock } from '../runner/lock.js';
-import type { RunOptions } from '../runner/options.js';
+import type { RunOptions } from '../lib/run-options.js';
 import { makeReporter, type OutputStream } from '../runner/progress.js';
 import { runPhaseLocked, takeoverWarning, type PhaseResult } from '../runner/run-phase.js';
 import { readImageRecords, writeImageRecords, type ImageRecord } from './images.js';

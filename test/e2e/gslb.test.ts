@@ -7,7 +7,7 @@
 import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { dockerOut, explain, hive, phaseOnce, projectEditor, REPO, run, runPhase, ssh, STAGE, total, useSite, type HiveRun, type LocalSite } from './site-fixture.js';
 
 const LONG = 20 * 60_000;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/context.js';
 import { readSite } from '../../src/model/index.js';
 import { listVersions, planServices, rollbackService, type ServicePlan } from '../../src/services/index.js';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { explain, phaseOnce, projectEditor, runPhase, ssh, STAGE, total, useSite, type HiveRun, type LocalSite } from './site-fixture.js';
 
 const LONG = 15 * 60_000;

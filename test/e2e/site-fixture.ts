@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import type { HiveEvent, HostStats } from '../../src/runner/events.js';
+import type { HiveEvent, HostStats } from '../../src/lib/events.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { MASK } from '../../src/runner/redact.js';
 import { runPhase } from '../../src/runner/run-phase.js';
 import { EVENT_MARKER } from '../../src/runner/tracking.js';

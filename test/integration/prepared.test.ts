@@ -14,7 +14,7 @@ import { ensureHostImage, HOST_IMAGE } from '../../src/providers/local/host-imag
 import prepared, { createPreparedProvider } from '../../src/providers/prepared/index.js';
 import type { ProviderContext } from '../../src/providers/provider.js';
 import { waitForSshBanner } from '../../src/providers/aws/ssh-wait.js';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 // the flags the local provider runs its systemd host containers with
 import { SYSTEMD_FLAGS } from '../../src/providers/local/index.js';
 

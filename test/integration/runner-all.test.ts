@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
 import { PHASES } from '../../src/model/phases.js';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { phasesToRun, readProgress } from '../../src/runner/resume.js';
 import { runAll } from '../../src/runner/run-all.js';
 import { fixtureProject, fixtureSite } from '../fixtures/runner/site.js';

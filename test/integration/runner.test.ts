@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
 import type { Site } from '../../src/model/site.js';
 import { renderStageFiles } from '../../src/render/stage-files.js';
-import type { EventSink, HiveEvent } from '../../src/runner/events.js';
+import type { EventSink, HiveEvent } from '../../src/lib/events.js';
 import { LockHeldError } from '../../src/runner/lock.js';
 import { StageDir } from '../../src/state/stage-dir.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host, Site, Stage, StageName } from '../../src/model/site.js';
 import type { ProviderContext } from '../../src/providers/provider.js';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 
 export interface SiteOptions {
   site?: string;

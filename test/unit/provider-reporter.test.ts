@@ -1,6 +1,6 @@
 // The one reporter of provider progress: event shapes and task names as each provider wrote them.
 import { describe, expect, it } from 'vitest';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { TaskReporter } from '../../src/providers/reporter.js';
 
 const recorder = () => {

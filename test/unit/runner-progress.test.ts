@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HiveEvent } from '../../src/runner/events.js';
+import type { HiveEvent } from '../../src/lib/events.js';
 import { formatDuration, JsonReporter, makeReporter, PlainReporter, recapTable, TtyReporter } from '../../src/runner/progress.js';
 
 const t = '2025-01-01T00:00:00.000Z';

@@ -1,7 +1,7 @@
 // What the aws provider did or would do: one plan item per resource (create / change / start /
 // stop / delete / keep), reported as it goes through the providers' TaskReporter. `hive plan`
 // prints the items; build-infra shows the events.
-import type { EventSink, HostStatus } from '../../runner/events.js';
+import type { EventSink, HostStatus } from '../../lib/events.js';
 import type { ProviderContext } from '../provider.js';
 import { TaskReporter } from '../reporter.js';
 import type { AwsApi, AwsDeps } from './api.js';

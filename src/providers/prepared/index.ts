@@ -11,7 +11,7 @@ import { ensureSshKeyPair } from '../credentials.js';
 import { ProviderError } from '../errors.js';
 import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
-import type { HostStatus } from '../../runner/events.js';
+import type { HostStatus } from '../../lib/events.js';
 import { TaskReporter } from '../reporter.js';
 import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
 import {
