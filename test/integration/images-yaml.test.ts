@@ -7,27 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readImageRecords, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
-import { StageDir } from '../../src/state/stage-dir.js';
-
-const imagesPath = (stageDir: string) => new StageDir(stageDir).images;
-
-/** What build-images and deploy-services leave after three builds, two deploys and a rollback. */
-const web = (): ImageRecord => ({
-  repository: 'p-hive3.demo:5000/image_web',
-  latest: 'c3c3c3c3c3c3',
-  pinned: null,
-  deployed: 'b2b2b2b2b2b2',
-  deployed_at: '2026-01-03T00:00:00Z',
-  versions: [
-    { version: 'c3c3c3c3c3c3', built_at: '2026-01-03T00:00:00Z', id: 'sha256:ccc' },
-    { version: 'b2b2b2b2b2b2', built_at: '2026-01-02T00:00:00Z', id: 'sha256:bbb' },
-    { version: '1234e5678901', built_at: '2026-01-01T00:00:00Z', id: 'sha256:aaa' },
-  ],
-  history: [
-    { version: 'b2b2b2b2b2b2', deployed_at: '2026-01-03T00:00:00Z' },
-    { version: '1234e5678901', deployed_at: '2026-01-01T00:00:00Z' },
-  ],
-});
+import { imagesPath, web } from '../fixtures/image-records.js';
 
 let dir: string;
 beforeEach(() => {

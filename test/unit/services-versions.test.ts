@@ -6,27 +6,8 @@ import type { HiveContext } from '../../src/context.js';
 import { readImageRecords, targetVersion, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
 import { chooseVersion, RollbackError } from '../../src/services/rollback.js';
 import { formatVersions, listVersions, NoVersionsError, versionsOf } from '../../src/services/versions.js';
-import { StageDir } from '../../src/state/stage-dir.js';
+import { imagesPath, web } from '../fixtures/image-records.js';
 
-const imagesPath = (stageDir: string) => new StageDir(stageDir).images;
-
-/** What build-images and deploy-services leave after three builds, two deploys and a rollback. */
-const web = (): ImageRecord => ({
-  repository: 'p-hive3.demo:5000/image_web',
-  latest: 'c3c3c3c3c3c3',
-  pinned: null,
-  deployed: 'b2b2b2b2b2b2',
-  deployed_at: '2026-01-03T00:00:00Z',
-  versions: [
-    { version: 'c3c3c3c3c3c3', built_at: '2026-01-03T00:00:00Z', id: 'sha256:ccc' },
-    { version: 'b2b2b2b2b2b2', built_at: '2026-01-02T00:00:00Z', id: 'sha256:bbb' },
-    { version: '1234e5678901', built_at: '2026-01-01T00:00:00Z', id: 'sha256:aaa' },
-  ],
-  history: [
-    { version: 'b2b2b2b2b2b2', deployed_at: '2026-01-03T00:00:00Z' },
-    { version: '1234e5678901', deployed_at: '2026-01-01T00:00:00Z' },
-  ],
-});
 
 let dir: string;
 let ctx: HiveContext;
