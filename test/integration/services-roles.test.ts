@@ -96,7 +96,7 @@ const servers = {
   'p-hive3.demo': { hive_private_ip: '10.1.0.7' },
 };
 
-async function renderSpecs(extra: Record<string, Record<string, unknown>> = {}): Promise<Spec[]> {
+async function renderSpecs(extra: Record<string, Record<string, unknown>> = {}, vars: Record<string, unknown> = {}): Promise<Spec[]> {
   const out = join(dir, `specs-${Math.random().toString(36).slice(2)}.json`);
   const hosts = { ...servers, ...services, ...images };
   for (const [h, v] of Object.entries(extra)) hosts[h as keyof typeof hosts] = { ...hosts[h as keyof typeof hosts], ...v };
@@ -112,6 +112,7 @@ async function renderSpecs(extra: Record<string, Record<string, unknown>> = {}):
     services_default_logging: { driver: 'syslog', options: { 'syslog-address': 'udp://10.1.0.7:10514', 'syslog-facility': 'local0' } },
     services_update_defaults: { parallelism: 1, failure_action: 'rollback', monitor: '5s' },
     services_rollback_defaults: { parallelism: 1, failure_action: 'pause', monitor: '5s' },
+    ...vars,
   });
   return JSON.parse(readFileSync(out, 'utf8')) as Spec[];
 }
@@ -222,6 +223,21 @@ describe('deploy-services: the Engine API specs hive_swarm_services posts', () =
   const engine = (s: Spec) => swarmModule('engine_spec', s.name, s.params, s.sysctls, networkIds);
   beforeAll(async () => {
     specs = Object.fromEntries((await renderSpecs()).map((s) => [s.name, s]));
+  });
+
+  it('mounts a DRBD volume through the hive driver, only where build-volumes labelled a replica', async () => {
+    const drbd = Object.fromEntries(
+      (await renderSpecs({}, { services_volume_driver: true, services_drbd_volumes: ['volume_api_data'] })).map((s) => [s.name, s]),
+    );
+    expect(drbd.api.params.mounts).toEqual([{ target: '/data', type: 'volume', readonly: false, source: 'api_data', driver: 'hive' }]);
+    // the service's own constraint stays, the volume's is added
+    expect(drbd.api.params.placement.constraints).toEqual(['node.role == manager', 'node.labels.hive.volume.api_data == true']);
+    const api = await engine(drbd.api);
+    expect(api.TaskTemplate.ContainerSpec.Mounts[0].VolumeOptions).toEqual({ DriverConfig: { Name: 'hive' } });
+    expect(api.TaskTemplate.Placement.Constraints).toContain('node.labels.hive.volume.api_data == true');
+    // without the driver (the local provider) nothing changes
+    expect(specs.api.params.mounts[0].driver).toBeUndefined();
+    expect(specs.api.params.placement).toEqual({ constraints: ['node.role == manager'] });
   });
 
   it('turns every parameter into its ServiceSpec field, durations in nanoseconds, sizes in bytes', async () => {
