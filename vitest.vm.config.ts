@@ -6,7 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/vm/**/*.test.ts'],
     fileParallelism: false,
-    testTimeout: 300_000,
+    // setup-hosts alone takes minutes on emulated VMs
+    testTimeout: 900_000,
     hookTimeout: 1_800_000,
     reporters: ['default'],
   },

@@ -29,13 +29,14 @@ const hiveOk = async (args: string[]): Promise<HiveRun> => {
   expect(r.code, explain(r)).toBe(0);
   return r;
 };
+// `out` is what the command printed on stdout; failures name everything it printed
 const on = async (vm: Vm, command: string, timeoutMs = 120_000) => {
   const r = await vmSsh(vm, key, command, { timeoutMs });
-  return { ...r, out: String(r.all ?? '').trim() };
+  return { ...r, out: String(r.stdout ?? '').trim() };
 };
 const must = async (vm: Vm, command: string, timeoutMs = 120_000) => {
   const r = await on(vm, command, timeoutMs);
-  if (r.exitCode !== 0) throw new Error(`${vm.name}: ${command}\n${r.out}`);
+  if (r.exitCode !== 0) throw new Error(`${vm.name}: ${command}\n${String(r.all ?? '')}`);
   return r.out;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

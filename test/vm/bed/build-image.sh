@@ -40,6 +40,7 @@ for arg in $(cat /proc/cmdline); do
 done
 [ -n "${name:-}" ] && hostnamectl set-hostname "$name" 2>/dev/null || { [ -n "${name:-}" ] && hostname "$name"; }
 [ -n "${name:-}" ] && echo "$name" > /etc/hostname
+[ -n "${name:-}" ] && printf '127.0.0.1 localhost\n127.0.1.1 %s %s\n' "$name" "${name%%.*}" > /etc/hosts
 if [ -n "${key:-}" ]; then
   install -d -m 0700 -o admin -g admin /home/admin/.ssh
   echo "$key" | base64 -d > /home/admin/.ssh/authorized_keys
