@@ -13,9 +13,13 @@ export type LimitKind =
   /** only passed on as `hive_limit`: the Ansible run stays on the whole stage */
   | 'vars';
 
+/** What the names of `-l` must be, checked before Ansible starts (hosts take Ansible patterns). */
+export type LimitNames = 'images' | 'volumes' | 'networks' | 'services';
+
 export interface PhaseSpec {
   name: string;
   limit: LimitKind;
+  names?: LimitNames;
   /** Takes -D/--destroy: destroys what it builds. */
   destroy?: boolean;
   /** Takes -H/--halt: stops the hosts. */
@@ -28,11 +32,11 @@ export interface PhaseSpec {
 export const PHASE_TABLE = [
   { name: 'build-infra', limit: 'vars', destroy: true, halt: true },
   { name: 'setup-hosts', limit: 'hosts' },
-  { name: 'build-images', limit: 'images' },
-  { name: 'build-volumes', limit: 'vars', destroy: true },
-  { name: 'build-networks', limit: 'vars' },
-  { name: 'deploy-services', limit: 'vars', destroy: true, prune: true },
-  { name: 'initialize-services', limit: 'services' },
+  { name: 'build-images', limit: 'images', names: 'images' },
+  { name: 'build-volumes', limit: 'vars', names: 'volumes', destroy: true },
+  { name: 'build-networks', limit: 'vars', names: 'networks' },
+  { name: 'deploy-services', limit: 'vars', names: 'services', destroy: true, prune: true },
+  { name: 'initialize-services', limit: 'services', names: 'services' },
 ] as const satisfies readonly PhaseSpec[];
 
 export type PhaseName = (typeof PHASE_TABLE)[number]['name'];

@@ -2,8 +2,9 @@
 // argument by argument. `-l` is mapped per phase the way hive-builder did it.
 import { join } from 'node:path';
 import type { HiveContext } from '../context.js';
-import { phaseSpec, type PhaseName } from '../model/phases.js';
-import type { Site } from '../model/site.js';
+import { UsageError } from '../lib/errors.js';
+import { phaseSpec, type LimitNames, type PhaseName } from '../model/phases.js';
+import type { Site, StageName } from '../model/site.js';
 import type { StageFiles } from '../render/stage-files.js';
 import { vaultArgs, vaultPrompts, type RunOptions } from '../lib/run-options.js';
 
@@ -23,6 +24,38 @@ const names = (list: string | undefined): string[] =>
  * `image_<svc>` hosts plus the repository that builds them) and initialize-services; the other
  * phases only pass `-l` on as `hive_limit`.
  */
+/** What `-l` may name in a phase on a stage, as "what" and the names (e.g. service: web, db). */
+function limitChoices(site: Site, stage: StageName, kind: LimitNames): { what: string; names: string[] } {
+  const on = <T extends { stages: StageName[] }>(list: T[]) => list.filter((x) => x.stages.includes(stage));
+  switch (kind) {
+    case 'images':
+      return { what: 'image', names: on(site.images).map((i) => i.name.replace(/^image_/, '')) };
+    case 'volumes':
+      return { what: 'volume', names: on(site.volumes).map((v) => v.source) };
+    case 'networks':
+      return { what: 'network', names: on(site.networks).map((n) => n.name) };
+    case 'services':
+      return { what: 'service', names: on(site.services).map((s) => s.name) };
+  }
+}
+
+/**
+ * Refuses `-l` names the phase cannot act on in the stage (exit 2, before Ansible starts): a
+ * typo would otherwise run the phase on nothing, or fail only once the playbook checks it.
+ */
+export function checkLimitNames(site: Site, stage: StageName, phase: PhaseName, limit: string | undefined): void {
+  const kind = phaseSpec(phase).names;
+  const wanted = names(limit);
+  if (!kind || wanted.length === 0) return;
+  const { what, names: known } = limitChoices(site, stage, kind);
+  // build-volumes also takes the inventory names (volume_<name>)
+  const unknown = wanted.filter((n) => !known.includes(kind === 'volumes' ? n.replace(/^volume_/, '') : n));
+  if (unknown.length === 0) return;
+  throw new UsageError(
+    `${phase} -l: no ${what} ${unknown.join(', ')} in stage ${stage} (${what}s: ${known.join(', ') || 'none'})`,
+  );
+}
+
 export function limitPattern(site: Site, stage: string, phase: PhaseName, limit: string | undefined): string {
   const wanted = names(limit);
   if (wanted.length === 0) return stage;
@@ -61,6 +94,7 @@ export function phaseCommand(
   opts: RunOptions,
   files: StageFiles,
 ): PhaseCommand {
+  checkLimitNames(site, ctx.stage as StageName, phase, opts.limit);
   const argv = ['ansible-playbook', '-i', files.inventoryPath, '--limit', limitPattern(site, ctx.stage, phase, opts.limit)];
   const tags = names(opts.tags);
   if (tags.length) argv.push('--tags', tags.join(','));

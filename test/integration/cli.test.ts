@@ -54,6 +54,14 @@ describe('hive command line', () => {
     }
   });
 
+  it('refuses -l names of no service before Ansible starts: exit 2, no run record', () => {
+    const dir = project({ 'inventory/hive.yml': goodHive, 'inventory/services.yml': goodServices });
+    const r = hive(dir, 'deploy-services', '--stage', 'staging', '-l', 'web,wbe');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('deploy-services -l: no service wbe in stage staging (services: web)');
+    expect(existsSync(join(dir, '.hive', 'staging', 'runs'))).toBe(false);
+  });
+
   it('--version prints the version of package.json', () => {
     const r = hive(repo, '--version');
     expect(r.code).toBe(0);

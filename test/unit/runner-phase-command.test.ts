@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { HiveContext } from '../../src/context.js';
-import { PHASES } from '../../src/model/phases.js';
+import { exitCodeFor } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/lib/errors.js';
+import { PHASES, type PhaseName } from '../../src/model/phases.js';
 import { limitPattern, phaseCommand, verbosityFlag } from '../../src/runner/phase-command.js';
 import { fixtureSite } from '../fixtures/runner/site.js';
 
@@ -43,8 +45,27 @@ describe('phaseCommand argv', () => {
   });
 
   it('build-images -l maps services to image hosts plus the repository', () => {
-    const { argv } = phaseCommand(ctx, site, 'build-images', { limit: 'web,db' }, files);
-    expect(argv).toEqual([...head, 'image_web:image_db:repository:&private', ...tail('build-images')]);
+    expect(limitPattern(site, 'private', 'build-images', 'web,db')).toBe('image_web:image_db:repository:&private');
+  });
+
+  it('refuses -l names the phase has nothing of, with exit 2, before Ansible starts', () => {
+    const refused = (phase: PhaseName, limit: string) => {
+      try {
+        phaseCommand(ctx, site, phase, { limit }, files);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        expect(exitCodeFor(e)).toBe(2);
+        return (e as Error).message;
+      }
+      throw new Error(`${phase} -l ${limit} was accepted`);
+    };
+    expect(refused('deploy-services', 'web,wbe')).toBe('deploy-services -l: no service wbe in stage private (services: web)');
+    expect(refused('initialize-services', 'nosuch')).toMatch(/^initialize-services -l: no service nosuch in stage private/);
+    expect(refused('build-images', 'web')).toBe('build-images -l: no image web in stage private (images: none)');
+    expect(refused('build-volumes', 'data')).toMatch(/^build-volumes -l: no volume data in stage private/);
+    // names that exist pass, and host patterns are Ansible's business
+    expect(phaseCommand(ctx, site, 'deploy-services', { limit: 'web' }, files).argv).toContain('private');
+    expect(phaseCommand(ctx, site, 'setup-hosts', { limit: 'hives' }, files).argv).toContain('hives:&private');
   });
 
   it('initialize-services -l keeps service names', () => {
