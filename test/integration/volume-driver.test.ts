@@ -435,17 +435,55 @@ describe('hive-volume-driver: the watchdog fences a node that lost the swarm maj
     expect(calls()).toContain('docker kill c1');
   });
 
-  it('logs it loudly when the device stays open and drbdadm secondary keeps failing', async () => {
+  it('logs it loudly when the device stays open, and keeps trying while the majority is away', async () => {
     await stopDaemon();
     await startDaemon(FAST);
     expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
     answer('drbdadm-secondary', { rc: 11, err: 'vol1: State change failed: (-12) Device is held open by someone' });
     answer('docker-node', NO_LEADER);
     expect(await waitFor(() => /FENCING INCOMPLETE/.test(daemonLog), 8000)).toBe(true);
-    expect(calls().filter((c) => c === 'drbdadm secondary vol1').length).toBeGreaterThan(1);
     expect(daemonLog).toMatch(/FENCING INCOMPLETE: vol1 stays Primary on \S+ .*held open by someone/);
     expect(daemonLog).not.toMatch(/hive: fenced vol1/);
+    // the next rounds try again (4 tries per round)
+    expect(await waitFor(() => calls().filter((c) => c === 'drbdadm secondary vol1').length > 4, 8000)).toBe(true);
+    // and once the device is let go, the fencing completes
+    rmSync(join(answers, 'drbdadm-secondary.rc'));
+    rmSync(join(answers, 'drbdadm-secondary.err'));
+    expect(await waitFor(() => /hive: fenced vol1/.test(daemonLog), 8000)).toBe(true);
     expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
+  });
+
+  it('kills the processes that hold the device in their mount table, without docker', async () => {
+    // a real process and a device node of the volume's major:minor; the driver reads a /proc
+    // whose mountinfo says that process has the device mounted
+    const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const proc = join(dir, 'proc');
+    mkdirSync(join(proc, String(holder.pid)), { recursive: true });
+    writeFileSync(join(proc, String(holder.pid), 'mountinfo'), '612 580 147:7 / /data rw,relatime - ext4 /dev/drbd7 rw\n');
+    mkdirSync(join(proc, '1'), { recursive: true });
+    writeFileSync(join(proc, '1', 'mountinfo'), '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n');
+    // (under /dev: the driver takes only a /dev path from drbdadm sh-dev)
+    const node = `/dev/hive-test-drbd7-${process.pid}`;
+    spawnSync('mknod', [node, 'b', '147', '7']);
+    answer('drbdadm-sh-dev', { out: `${node}\n` });
+    answer('docker-ps', { rc: 1, err: 'Cannot connect to the Docker daemon' });
+    const exited = new Promise<string | null>((r) => holder.once('exit', (_code, signal) => r(signal)));
+    try {
+      await stopDaemon();
+      daemonLog = '';
+      const child = spawn(PYTHON, driverArgs(FAST), { env: { ...env(), HIVE_VOLUME_DRIVER_PROC: proc }, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (chunk) => (daemonLog += chunk));
+      daemon = child;
+      expect(await waitFor(() => existsSync(socketPath), 10_000)).toBe(true);
+      expect((await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' })).body.Err).toBe('');
+      answer('docker-node', NO_LEADER);
+      expect(await Promise.race([exited, sleep(8000).then(() => daemonLog)])).toBe('SIGKILL');
+      expect(await waitFor(() => /hive: fenced vol1/.test(daemonLog), 8000)).toBe(true);
+      expect(daemonLog).toMatch(new RegExp(`killed 1 process\\(es\\) that held ${node}: ${holder.pid}`));
+    } finally {
+      holder.kill('SIGKILL');
+      rmSync(node, { force: true });
+    }
   });
 
   it('does not fence while the swarm elects a leader and a majority of the managers is reachable', async () => {
