@@ -6,19 +6,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acquireStageLock } from '../../src/runner/lock.js';
-import { StageDir } from '../../src/state/stage-dir.js';
+import { lockPath, stageDir } from '../fixtures/stage-dirs.js';
 
-const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
-
-const dirs: string[] = [];
-const stageDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'hive-lock-'));
-  dirs.push(d);
-  return join(d, '.hive', 'private');
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A pid that surely does not run any more: a finished child's. */
 const deadPid = () => spawnSync('true').pid!;

@@ -1,21 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { acquireStageLock, LockHeldError } from '../../src/runner/lock.js';
-import { StageDir } from '../../src/state/stage-dir.js';
+import { lockPath, stageDir } from '../fixtures/stage-dirs.js';
 
-const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
-
-const dirs: string[] = [];
-const stageDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'hive-lock-'));
-  dirs.push(d);
-  return join(d, '.hive', 'private');
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A pid no process can have: one above the kernel's limit. */
 const deadPid = () => Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
