@@ -278,10 +278,15 @@ describe('the failover drill', () => {
     expect(await ledgerAt(other)).toEqual(written);
     // the replica on the isolated node holds the same data as the Primary's: DRBD 8.4 refuses
     // to open a Secondary's device, so compare the backing LVs (the data area, not DRBD's own
-    // metadata at the end), read without the page cache
-    await must(other, 'sync');
+    // metadata at the end), read without the page cache while the file system is frozen (no
+    // journal commit between the two reads)
     const lvSum = async (vm: Vm) =>
       (await must(vm, `dd if=/dev/drbdvg/${VOLUME} bs=1M count=60 iflag=direct 2>/dev/null | md5sum`)).split(' ')[0];
-    expect(await lvSum(isolated)).toBe(await lvSum(other));
+    await must(other, `sync && fsfreeze -f /run/hive-volumes/${VOLUME}`);
+    try {
+      expect(await lvSum(isolated)).toBe(await lvSum(other));
+    } finally {
+      await on(other, `fsfreeze -u /run/hive-volumes/${VOLUME}`);
+    }
   });
 });
