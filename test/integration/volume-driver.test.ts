@@ -322,6 +322,24 @@ describe('hive-volume-driver: Mount and Unmount when it is safe', () => {
     expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
   });
 
+  it('releases a Mount whose answer docker did not wait for: unmounted and demoted, no traceback', async () => {
+    answer('drbdadm-primary', { sleep: 1 });
+    // docker's plugin call times out: the connection is closed before the answer
+    await new Promise<void>((done) => {
+      const data = JSON.stringify({ Name: 'vol1', ID: 'a' });
+      const req = http.request({ socketPath, path: '/VolumeDriver.Mount', method: 'POST', agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } });
+      req.on('error', () => done());
+      req.end(data);
+      setTimeout(() => { req.destroy(); done(); }, 300);
+    });
+    expect(await waitFor(() => calls().includes('drbdadm secondary vol1'), 5000)).toBe(true);
+    expect(calls().slice(-2)).toEqual([`umount ${mountpoint()}`, 'drbdadm secondary vol1']);
+    expect(daemonLog).toMatch(/VolumeDriver.Mount: docker closed the connection before the answer/);
+    expect(daemonLog).not.toMatch(/Traceback/);
+    expect((await call(socketPath, '/VolumeDriver.Path', { Name: 'vol1' })).body.Mountpoint).toBe('');
+  });
+
   it('keeps the mount IDs over a restart of the daemon', async () => {
     await call(socketPath, '/VolumeDriver.Mount', { Name: 'vol1', ID: 'a' });
     await stopDaemon();
