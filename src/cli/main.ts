@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { installDir } from '../context.js';
+import { installDir } from '../lib/context.js';
 import { InventoryError } from '../lib/problems.js';
 import { makeAction } from './action.js';
 import { addAllCommand } from './commands/all.js';

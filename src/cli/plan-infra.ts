@@ -1,7 +1,7 @@
 // `hive plan --phase build-infra`: what build-infra would create, change or delete.
 // The aws provider computes it from Describe* calls only; other providers run build-infra in
 // dry-run mode, which reports through the usual events and changes nothing.
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { Site } from '../model/site.js';
 import type { VaultOptions } from '../lib/run-options.js';
 

@@ -1,7 +1,7 @@
 // build-infra is "the provider's TypeScript part, then the playbook": the CLI composes the
 // provider step here and hands it to the runner, which runs it inside the phase (lock, events,
 // run record, dry-run) without knowing about providers.
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { Site } from '../model/site.js';
 import { now } from '../lib/events.js';
 import { changesNothing, vaultOf, type RunOptions } from '../lib/run-options.js';

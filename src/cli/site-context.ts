@@ -1,6 +1,6 @@
 // What a command acts on: its folders and stage, the remembered settings (read once per
 // command) and, for most commands, the loaded site.
-import { makeContext, type HiveContext } from '../context.js';
+import { makeContext, type HiveContext } from '../lib/context.js';
 import type { Site } from '../model/site.js';
 import { readSettings, resolveStage, type Settings } from '../state/settings.js';
 import { UsageError } from '../lib/errors.js';
@@ -42,6 +42,6 @@ export async function withSite(g: GlobalOpts, { requireStage = true } = {}): Pro
 
 /** Reads the stage's group_vars / host_vars through Ansible before anything runs: a bad file exits 2. */
 export async function checkVarsFiles(ctx: HiveContext, site: Site, o: PhaseOpts): Promise<void> {
-  const { inventoryVars } = await import('../providers/group-vars.js');
+  const { inventoryVars } = await import('../model/inventory-vars.js');
   await inventoryVars(site, ctx.stage, vaultOptions(o));
 }

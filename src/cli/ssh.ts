@@ -1,7 +1,7 @@
 // `hive ssh [HOST]`: an interactive ssh with the stage's generated ssh_config.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { StageDir } from '../state/stage-dir.js';
 import { UsageError } from '../lib/errors.js';
 

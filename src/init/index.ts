@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { installDir } from '../context.js';
+import { installDir } from '../lib/context.js';
 import { HiveError } from '../lib/errors.js';
 
 export interface InitOptions {

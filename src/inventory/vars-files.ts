@@ -2,8 +2,8 @@
 // finds them: for a group or host NAME, the file NAME, NAME.yml, NAME.yaml or NAME.json, or the
 // files of a folder NAME/ (walked in name order; hidden files and backups~ skipped). The one
 // place hive decides which files belong to which group or host: the provider's reader
-// (src/providers/group-vars.ts, which lets Ansible parse them) and the secret masking
-// (src/runner/redact.ts) both ask here.
+// (src/model/inventory-vars.ts, which lets Ansible parse them) and the secret masking
+// (src/model/secrets.ts) both ask here.
 import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 

@@ -1,7 +1,7 @@
 // `hive config --stage S`: the stage as hive understands it, every default filled in: the stage
 // settings, each server with its address and groups, and what is deployed on the stage.
-// Secret values are masked (redact.ts): the variable names stay, their values do not.
-import { knownSecrets, maskValues } from '../runner/redact.js';
+// Secret values are masked (secrets.ts): the variable names stay, their values do not.
+import { knownSecrets, maskValues } from './secrets.js';
 import type { Site, StageName } from './site.js';
 
 export function stageConfig(site: Site, stage: StageName): object {

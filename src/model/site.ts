@@ -3,8 +3,8 @@ import type { StageAllocations } from '../state/allocations.js';
 // (src/model/build.ts composing stage.ts and service.ts) and only read afterwards: renderers, providers and the runner never
 // go back to the YAML.
 
-export const STAGES = ['private', 'staging', 'production'] as const;
-export type StageName = (typeof STAGES)[number];
+import type { StageName } from '../lib/stages.js';
+export { STAGES, type StageName } from '../lib/stages.js';
 
 /** Providers hive-builder accepted; `local` is new (docker containers as hosts). */
 export const PROVIDERS = ['local', 'aws', 'prepared', 'vagrant', 'azure', 'gcp', 'openstack', 'kickstart'] as const;

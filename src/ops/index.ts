@@ -4,7 +4,7 @@
 // its exit code: 0 done, 1 failed there, 2 bad request (nothing run).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import { StageDir } from '../state/stage-dir.js';

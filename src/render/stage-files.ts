@@ -6,7 +6,7 @@
 import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { ensureStateDir, writeAtomic } from '../state/files.js';
 import { join } from 'node:path';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { PhaseName } from '../model/phases.js';
 import type { Site } from '../model/site.js';
 import { inventoryYamlText } from '../model/ansible-inventory.js';

@@ -1,7 +1,7 @@
 // The ansible-playbook command line and environment for one phase: pure, so it is unit-tested
 // argument by argument. `-l` is mapped per phase the way hive-builder did it.
 import { join } from 'node:path';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { UsageError } from '../lib/errors.js';
 import { phaseSpec, type LimitNames, type PhaseName } from '../model/phases.js';
 import type { Site, StageName } from '../model/site.js';

@@ -1,7 +1,7 @@
 // `hive all`: every phase in order under one stage lock, from `--from` or from the first phase
 // that has not succeeded since the last complete run; the first failure stops it. When every
 // phase has succeeded the record is cleared, so the next `hive all` runs all phases again.
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { PhaseName } from '../model/phases.js';
 import type { Site } from '../model/site.js';
 import { now } from '../lib/events.js';

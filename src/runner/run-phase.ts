@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { PhaseName } from '../model/phases.js';
 import type { Site } from '../model/site.js';
 import { renderStageFiles } from '../render/stage-files.js';
@@ -14,7 +14,7 @@ import { acquireStageLock, type LockInfo } from './lock.js';
 import { changesNothing, silentAfterSeconds, vaultOf, type RunOptions } from '../lib/run-options.js';
 import { phaseCommand } from './phase-command.js';
 import { makeReporter, safeOutput, type OutputStream } from './progress.js';
-import { knownSecrets, maskText, redactEvent } from './redact.js';
+import { knownSecrets, maskText, redactEvent } from '../model/secrets.js';
 import { forgetFrom, recordSuccess } from './resume.js';
 import { RunRecord } from './run-record.js';
 import { saveAllocations } from '../state/allocations.js';
@@ -182,9 +182,9 @@ const takeoverWarning = (path: string, info: LockInfo | undefined): string | und
   info &&
   `took over the stale lock ${path} of pid ${info.pid} (command "${info.command}", started ${info.started}): that process no longer runs`;
 
-/** What the run must never show: see redact.ts. The user's group_vars / host_vars are read (decrypted) through Ansible once per process. */
+/** What the run must never show: see model/secrets.ts. The user's group_vars / host_vars are read (decrypted) through Ansible once per process. */
 async function secretsOfRun(ctx: HiveContext, site: Site, opts: RunOptions): Promise<string[]> {
-  const { inventoryVars } = await import('../providers/group-vars.js');
+  const { inventoryVars } = await import('../model/inventory-vars.js');
   const files = await inventoryVars(site, ctx.stage, vaultOf(opts));
   // --vault-id label@file: the file part (prompt is no file)
   const vaultFiles = [...(opts.vaultPasswordFiles ?? []), ...(opts.vaultIds ?? []).map((id) => id.slice(id.indexOf('@') + 1))];

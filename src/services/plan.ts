@@ -3,14 +3,14 @@
 // with hive_plan_file set: the services role then compares every service with
 // hive_swarm_services in check mode and writes a summary, which is read back here.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink, HiveEvent } from '../lib/events.js';
 import type { RunOptions } from '../lib/run-options.js';
 import { failureLines } from '../runner/progress.js';
 import { StageDir } from '../state/stage-dir.js';
-import { knownSecrets, maskValues } from '../runner/redact.js';
+import { knownSecrets, maskValues } from '../model/secrets.js';
 import { runPhase, type PhaseResult } from '../runner/run-phase.js';
 import { readImageRecords, targetVersion } from './images.js';
 
@@ -154,7 +154,7 @@ export async function planServices(ctx: HiveContext, site: Site, opts: PlanOptio
       const why = phase.failed.length ? failureLines(phase.failed).join('\n') : `deploy-services (check mode) exited ${phase.rc}`;
       throw new PlanError(`hive plan: could not read the swarm of stage ${ctx.stage}:\n${why}`, phase);
     }
-    const { inventoryVars } = await import('../providers/group-vars.js');
+    const { inventoryVars } = await import('../model/inventory-vars.js');
     const files = await inventoryVars(site, ctx.stage);
     const parsed = parsePlanFile(readFileSync(planFile, 'utf8'), knownSecrets(site, ctx.stage, { stageDir: ctx.stageDir, files }));
     // an unbuilt image: say which version a build would need, not the placeholder tag

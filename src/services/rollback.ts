@@ -2,7 +2,7 @@
 // redeploys that service alone (deploy-services -l SERVICE), which waits until it converged. The
 // pin holds until the next build of a new version, or `--to latest`. If the redeploy fails, the
 // pin is put back as it was: swarm rolled the service back to what ran before.
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { HiveError } from '../lib/errors.js';
 import type { Site } from '../model/site.js';
 import type { EventSink } from '../lib/events.js';

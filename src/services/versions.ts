@@ -1,6 +1,6 @@
 // `hive versions SERVICE`: the recorded image versions of a service in the stage, newest first,
 // with what is built last, deployed now and pinned by a rollback.
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import { HiveError } from '../lib/errors.js';
 import { readImageRecords, targetVersion, type ImageRecord } from './images.js';
 

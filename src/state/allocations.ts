@@ -7,7 +7,7 @@ import { writeAtomic } from './files.js';
 import { StageDir } from './stage-dir.js';
 import { readStateYaml, stateYamlText } from './yaml.js';
 import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
-import type { StageName } from '../model/site.js';
+import type { StageName } from '../lib/stages.js';
 
 export const DRBD_MINORS = { first: 1, last: 255 } as const;
 export const AUTO_PORTS = { first: 61001, last: 65534 } as const;

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeAtomic } from './files.js';
 import { join } from 'node:path';
-import { STAGES, type StageName } from '../model/site.js';
+import { STAGES, type StageName } from '../lib/stages.js';
 import { readStateYaml, stateYamlText } from './yaml.js';
 
 export interface SettingSpec {

@@ -1,7 +1,7 @@
 // `hive status [--stage S] [--json]`: the site as it is now. Exit 0 all well, 1 degraded,
 // 3 no leader answers; 2 (UsageError) when build-infra has not made the stage's ssh_config yet.
 import { existsSync } from 'node:fs';
-import type { HiveContext } from '../context.js';
+import type { HiveContext } from '../lib/context.js';
 import type { Site } from '../model/site.js';
 import { StageDir } from '../state/stage-dir.js';
 import { UsageError } from '../lib/errors.js';

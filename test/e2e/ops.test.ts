@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeContext } from '../../src/context.js';
+import { makeContext } from '../../src/lib/context.js';
 import { readSite } from '../../src/model/index.js';
 import { runBackup, runRestore, showLogs, type OpsIo } from '../../src/ops/index.js';
 import { explain, HIVE_BIN, phaseOnce, projectEditor, runPhase, ssh, STAGE, useSite, type LocalSite } from './site-fixture.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeContext } from '../../src/context.js';
+import { makeContext } from '../../src/lib/context.js';
 import { readSite } from '../../src/model/index.js';
 import { listVersions, planServices, rollbackService, type ServicePlan } from '../../src/services/index.js';
 import type { HiveEvent } from '../../src/lib/events.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HiveContext } from '../../src/context.js';
+import type { HiveContext } from '../../src/lib/context.js';
 import { PHASES } from '../../src/model/phases.js';
 import type { HiveEvent } from '../../src/lib/events.js';
 import { phasesToRun, readProgress } from '../../src/runner/resume.js';

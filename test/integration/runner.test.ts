@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HiveContext } from '../../src/context.js';
+import type { HiveContext } from '../../src/lib/context.js';
 import type { Site } from '../../src/model/site.js';
 import { renderStageFiles } from '../../src/render/stage-files.js';
 import type { EventSink, HiveEvent } from '../../src/lib/events.js';
@@ -19,7 +19,7 @@ import { StageDir } from '../../src/state/stage-dir.js';
 /** The lock file stays (every run flocks the same file); a free lock names nobody. */
 const lockPath = (stageDir: string) => new StageDir(stageDir).lock;
 const lockHeld = (stageDir: string) => existsSync(lockPath(stageDir)) && readFileSync(lockPath(stageDir), 'utf8').trim() !== '';
-import { MASK } from '../../src/runner/redact.js';
+import { MASK } from '../../src/model/secrets.js';
 import { readProgress } from '../../src/runner/resume.js';
 import { runPhase, type RunIO } from '../../src/runner/run-phase.js';
 import { fixtureProject, fixtureSite } from '../fixtures/runner/site.js';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readSite } from '../../src/model/index.js';
 import { createAwsProvider } from '../../src/providers/aws/index.js';
-import { readInventoryVars } from '../../src/providers/group-vars.js';
+import { readInventoryVars } from '../../src/model/inventory-vars.js';
 import { hostVar } from '../../src/providers/prepared/inventory-vars.js';
 import { fixtureProject } from '../fixtures/runner/site.js';
 import { FakeEc2 } from '../unit/fake-ec2.js';

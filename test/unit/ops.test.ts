@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeContext } from '../../src/context.js';
+import { makeContext } from '../../src/lib/context.js';
 import { readSite } from '../../src/model/index.js';
 import { runBackup, runRestore, showLogs, type OpsIo } from '../../src/ops/index.js';
 import { cleanupProjects, makeProject } from '../fixtures/inventory/helpers.js';

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HiveContext } from '../../src/context.js';
+import type { HiveContext } from '../../src/lib/context.js';
 import { renderStageFiles } from '../../src/render/stage-files.js';
 import { cfgValue, sshWord, yamlValue } from '../../src/render/templates.js';
 import { fixtureProject, fixtureSite } from '../fixtures/runner/site.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HiveEvent } from '../../src/lib/events.js';
-import { knownSecrets, MASK, redactEvent } from '../../src/runner/redact.js';
+import { knownSecrets, MASK, redactEvent } from '../../src/model/secrets.js';
 import { combineStats, parseEventLine, PhaseTracker, Watchdog } from '../../src/runner/tracking.js';
 import { fixtureSite } from '../fixtures/runner/site.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HiveContext } from '../../src/context.js';
+import type { HiveContext } from '../../src/lib/context.js';
 import { exitCodeFor } from '../../src/cli/errors.js';
 import { UsageError } from '../../src/lib/errors.js';
 import { PHASES, type PhaseName } from '../../src/model/phases.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HiveContext } from '../../src/context.js';
+import type { HiveContext } from '../../src/lib/context.js';
 import { readImageRecords, targetVersion, writeImageRecords, type ImageRecord } from '../../src/services/images.js';
 import { chooseVersion, RollbackError } from '../../src/services/rollback.js';
 import { formatVersions, listVersions, NoVersionsError, versionsOf } from '../../src/services/versions.js';

@@ -3,7 +3,7 @@
 // -H stops the instances, -D deletes everything carrying the stage's tags.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Provider, ProviderContext } from '../provider.js';
-import { inventoryVars } from '../group-vars.js';
+import { inventoryVars } from '../../model/inventory-vars.js';
 import { desiredInfra, infraScope } from './desired.js';
 import { AwsInfra, type AwsDeps, type PlanItem } from './infra.js';
 import { waitForSshBanner } from './ssh-wait.js';

@@ -1,12 +1,12 @@
 // Variables users set in the inventory's group_vars / host_vars (hive_admin, hive_ec2_group_rules,
 // ...). The Site model carries the stage's own variables; Ansible reads the files itself, but
 // build-infra runs before Ansible and needs a few of them: the provider reads them through
-// Ansible first (../group-vars.ts, vault flags applied) and looks them up here.
+// Ansible first (src/model/inventory-vars.ts, vault flags applied) and looks them up here.
 import type { Host, Site, Stage } from '../../model/site.js';
-import type { InventoryVars } from '../group-vars.js';
+import type { InventoryVars } from '../../model/inventory-vars.js';
 
-export type { InventoryVars } from '../group-vars.js';
-export { inventoryVars } from '../group-vars.js';
+export type { InventoryVars } from '../../model/inventory-vars.js';
+export { inventoryVars } from '../../model/inventory-vars.js';
 
 /**
  * A variable for a server, most specific first: the host's host_vars file (Ansible ranks it

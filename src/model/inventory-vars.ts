@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { varsFiles } from '../inventory/vars-files.js';
 import { InventoryError, displayPath, type Problem } from '../lib/problems.js';
-import { toAnsibleInventory } from '../model/ansible-inventory.js';
-import type { Site, StageName } from '../model/site.js';
+import { toAnsibleInventory } from './ansible-inventory.js';
+import type { Site, StageName } from './site.js';
 import { vaultArgs, vaultPrompts, type VaultOptions } from '../lib/run-options.js';
 
 type Vars = Record<string, unknown>;

@@ -2,7 +2,7 @@
 // .hive/, and hive's own install folder (bundled playbooks, roles, templates, callback plugin).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StageName } from './model/site.js';
+import type { StageName } from './stages.js';
 
 export interface HiveContext {
   rootDir: string;
@@ -15,8 +15,8 @@ export interface HiveContext {
   installDir: string;
 }
 
-/** hive's package folder: dist/context.js lives one level below it. */
-export const installDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** hive's package folder: dist/lib/context.js lives two levels below it. */
+export const installDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function makeContext(opts: { root?: string; inventory?: string; stage: StageName }): HiveContext {
   const rootDir = resolve(opts.root ?? process.cwd());

@@ -10,8 +10,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { varsFilesByOwner } from '../inventory/vars-files.js';
-import type { Site, StageName } from '../model/site.js';
-import type { InventoryVars } from '../providers/group-vars.js';
+import type { Site, StageName } from './site.js';
+import type { InventoryVars } from './inventory-vars.js';
 import { StageDir } from '../state/stage-dir.js';
 import type { HiveEvent } from '../lib/events.js';
 
