@@ -181,13 +181,10 @@ export function ingressRules(site: Site, stage: Stage, sshPort: number, files: I
     rules.push({ proto: 'tcp', from: sshPort, to: sshPort, source: '0.0.0.0/0' });
     for (const svc of site.services) {
       if (!svc.stages.includes(stage.name)) continue;
-      const ports: unknown = svc.ports ?? svc.vars.hive_ports;
-      if (!Array.isArray(ports)) continue;
-      for (const p of ports as Array<Record<string, unknown>>) {
-        const port = num(p?.published_port);
-        const proto = PROTO_NUMBERS[String(p?.protocol ?? 'tcp')];
-        if (port === undefined || port >= 10000 || !proto) continue;
-        rules.push({ proto, from: port, to: port, source: '0.0.0.0/0' });
+      for (const p of svc.ports) {
+        const proto = PROTO_NUMBERS[p.protocol];
+        if (p.published_port >= 10000 || !proto) continue;
+        rules.push({ proto, from: p.published_port, to: p.published_port, source: '0.0.0.0/0' });
       }
     }
   }
