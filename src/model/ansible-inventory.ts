@@ -7,6 +7,7 @@
 import { AnsibleUnsafe, AnsibleVault, yamlOutputTags } from '../lib/yaml-dialect.js';
 import { yamlLib } from '../lib/yaml-lib.js';
 import type { Site, Stage, StageName } from './site.js';
+import { serviceSpec, type ServiceSpecContext } from './service-spec.js';
 
 /** hive-builder's registry port (hive_registry_port default). */
 export const REGISTRY_PORT = 5000;
@@ -114,7 +115,17 @@ function buildStageInventory(site: Site, stage: StageName): StageInventory {
     group('hives').vars = { hive_swarm_master: firstHive.name };
   }
 
-  for (const service of site.services) if (service.stages.includes(stage)) add(service.name, service.vars, 'services');
+  const specContext: ServiceSpecContext = {
+    stage: st,
+    drbdSources: new Set(site.volumes.filter((v) => v.kind === 'drbd' && v.stages.includes(stage)).map((v) => v.source)),
+    // on the local provider drbd volumes are plain local volumes (no DRBD in containers)
+    volumeDriver: st.provider !== 'local',
+    defaultNetworks: site.networks.filter((n) => n.stages.includes(stage)).map((n) => n.name),
+    imageVars: new Map(site.images.map((i) => [i.name, i.vars])),
+  };
+  for (const service of site.services) {
+    if (service.stages.includes(stage)) add(service.name, { ...service.vars, hive_service_spec: serviceSpec(service, specContext) }, 'services');
+  }
   for (const image of site.images) if (image.stages.includes(stage)) add(image.name, image.vars, 'images');
   for (const volume of site.volumes) {
     if (!volume.stages.includes(stage)) continue;

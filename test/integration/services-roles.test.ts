@@ -9,6 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { serviceSpec, type ServiceSpecContext } from '../../src/model/service-spec.js';
+import type { PortSpec, Service, Stage } from '../../src/model/site.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ROLES = join(REPO, 'roles');
@@ -96,10 +98,37 @@ const servers = {
   'p-hive3.demo': { hive_private_ip: '10.1.0.7' },
 };
 
-async function renderSpecs(extra: Record<string, Record<string, unknown>> = {}, vars: Record<string, unknown> = {}): Promise<Spec[]> {
+/** The stage the specs are for: its servers go into every task's /etc/hosts. */
+const stage = {
+  name: 'private',
+  hosts: Object.entries(servers).map(([name, v]) => ({ name, privateIp: v.hive_private_ip })),
+} as unknown as Stage;
+
+/**
+ * What deploy-services computes, both halves: hive's TypeScript spec of each service (the host
+ * variable hive_service_spec of the inventory it writes), then the role's template on it.
+ */
+async function renderSpecs(
+  extra: Record<string, Record<string, unknown>> = {},
+  opts: { volumeDriver?: boolean; drbdSources?: string[] } = {},
+): Promise<Spec[]> {
   const out = join(dir, `specs-${Math.random().toString(36).slice(2)}.json`);
-  const hosts = { ...servers, ...services, ...images };
-  for (const [h, v] of Object.entries(extra)) hosts[h as keyof typeof hosts] = { ...hosts[h as keyof typeof hosts], ...v };
+  const serviceVars = Object.fromEntries(Object.entries(services).map(([name, v]) => [name, { ...v, ...(extra[name] ?? {}) }]));
+  const ctx: ServiceSpecContext = {
+    stage,
+    drbdSources: new Set(opts.drbdSources ?? []),
+    volumeDriver: opts.volumeDriver ?? false,
+    defaultNetworks: ['hive_default_network', 'backend'],
+    imageVars: new Map(Object.entries(images)),
+  };
+  const serviceHosts = Object.fromEntries(
+    Object.entries(serviceVars).map(([name, vars]) => {
+      const service = { name, stages: ['private'], vars, ports: (vars.hive_ports as PortSpec[]) ?? [], volumes: [] } as unknown as Service;
+      // as inventory.yml carries it: through JSON (the YAML writer keeps the same values)
+      return [name, { ...vars, hive_service_spec: JSON.parse(JSON.stringify(serviceSpec(service, ctx))) }];
+    }),
+  );
+  const hosts = { ...servers, ...serviceHosts, ...images };
   await playbook('specs', hosts, { services: Object.keys(services), images: Object.keys(images) }, [
     { 'ansible.builtin.copy': { content: `{{ lookup('ansible.builtin.template', '${ROLES}/services/templates/specs.json.j2') }}`, dest: out, mode: '0644' } },
   ], {
@@ -107,12 +136,9 @@ async function renderSpecs(extra: Record<string, Record<string, unknown>> = {}, 
     services_stage: 'private',
     services_registry: 'p-hive3.demo:5000',
     services_image_records: { web: { repository: 'p-hive3.demo:5000/image_web', latest: 'c3c3', pinned: 'b2b2' } },
-    services_hosts: { 'p-hive0.demo': '10.1.0.4', 'p-hive0': '10.1.0.4' },
-    services_default_networks: ['hive_default_network', 'backend'],
     services_default_logging: { driver: 'syslog', options: { 'syslog-address': 'udp://10.1.0.7:10514', 'syslog-facility': 'local0' } },
     services_update_defaults: { parallelism: 1, failure_action: 'rollback', monitor: '5s' },
     services_rollback_defaults: { parallelism: 1, failure_action: 'pause', monitor: '5s' },
-    ...vars,
   });
   return JSON.parse(readFileSync(out, 'utf8')) as Spec[];
 }
@@ -147,8 +173,9 @@ describe('deploy-services: docker_swarm_service parameters of each service', () 
   });
 
   it('lists every server in /etc/hosts, then the service own entries', () => {
-    expect(specs.web.params.hosts).toEqual({ 'p-hive0.demo': '10.1.0.4', 'p-hive0': '10.1.0.4' });
-    expect(specs.api.params.hosts).toEqual({ 'p-hive0.demo': '10.1.0.4', 'p-hive0': '10.1.0.4', 'ldap.example.com': '10.9.9.9' });
+    const servers = { 'p-hive0.demo': '10.1.0.4', 'p-hive0': '10.1.0.4', 'p-hive3.demo': '10.1.0.7', 'p-hive3': '10.1.0.7' };
+    expect(specs.web.params.hosts).toEqual(servers);
+    expect(specs.api.params.hosts).toEqual({ ...servers, 'ldap.example.com': '10.9.9.9' });
   });
 
   it('logs to the repository syslog tagged with the service, unless the service says otherwise', () => {
@@ -194,6 +221,17 @@ describe('deploy-services: docker_swarm_service parameters of each service', () 
     expect(specs.web.sysctls).toEqual({ 'net.core.somaxconn': '1024' });
   });
 
+  it('renders the numbers that are templates in the inventory at deploy time: replicas an integer, cpus a float', async () => {
+    const t = Object.fromEntries(
+      (await renderSpecs({ web: { hive_replicas: '{{ 1 + 2 }}', hive_cpu_limit: '{{ 0.25 * 2 }}', hive_mem_limit: '{{ 64 * 2 }}' } })).map((s) => [s.name, s]),
+    );
+    expect(t.web.params.replicas).toBe(3);
+    expect(t.web.params.limits).toEqual({ cpus: 0.5, memory: '128M' });
+    const global = Object.fromEntries((await renderSpecs({ web: { hive_mode: "{{ 'glo' ~ 'bal' }}" } })).map((s) => [s.name, s]));
+    expect(global.web.params.mode).toBe('global');
+    expect(global.web.params.replicas).toBeUndefined();
+  });
+
   it('keeps the hash when nothing changes and changes it with any parameter', async () => {
     const again = Object.fromEntries((await renderSpecs()).map((s) => [s.name, s]));
     expect(again.web.hash).toBe(specs.web.hash);
@@ -227,7 +265,7 @@ describe('deploy-services: the Engine API specs hive_swarm_services posts', () =
 
   it('mounts a DRBD volume through the hive driver, only where build-volumes labelled a replica', async () => {
     const drbd = Object.fromEntries(
-      (await renderSpecs({}, { services_volume_driver: true, services_drbd_volumes: ['volume_api_data'] })).map((s) => [s.name, s]),
+      (await renderSpecs({}, { volumeDriver: true, drbdSources: ['api_data'] })).map((s) => [s.name, s]),
     );
     expect(drbd.api.params.mounts).toEqual([{ target: '/data', type: 'volume', readonly: false, source: 'api_data', driver: 'hive' }]);
     // the service's own constraint stays, the volume's is added
