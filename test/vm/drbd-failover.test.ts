@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, hive, total, type HiveRun } from '../e2e/site-fixture.js';
+import { explain, hive, REPO, total, type HiveRun } from '../e2e/site-fixture.js';
 import { consoleRun, ensureVmImage, VmBed, vmSsh, type Vm } from './bed/bed.js';
 
 const SITE = 'vmsite';
@@ -64,6 +64,16 @@ async function drbdState(vm: Vm): Promise<{ role: string; disk: string; cstate: 
 }
 
 /** The VM whose container of the service runs (asked on a manager that answers). */
+/**
+ * What Zabbix sees: the agent's probe (roles/zabbix_agent/files/hive-zabbix-probe, run by the
+ * agent's UserParameter) run on the VM against its real DRBD resource.
+ */
+async function zabbixDrbd(vm: Vm): Promise<Record<string, unknown> | undefined> {
+  const probe = readFileSync(join(REPO, 'roles/zabbix_agent/files/hive-zabbix-probe')).toString('base64');
+  const out = await must(vm, `echo ${probe} | base64 -d > /tmp/hive-zabbix-probe && python3 /tmp/hive-zabbix-probe drbd`);
+  return (JSON.parse(out) as Record<string, unknown>[]).find((r) => r.name === VOLUME);
+}
+
 async function taskHost(managers: Vm[]): Promise<Vm | undefined> {
   for (const m of managers) {
     const r = await on(m, `docker service ps ${SERVICE} --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'`, 20_000);
@@ -222,6 +232,9 @@ describe('the failover drill', () => {
     expect(served).toEqual(written);
     expect(figures.serve_again_seconds).toBeLessThanOrEqual(90);
     expect((await drbdState(second)).role).toMatch(/^Primary\//);
+    // Zabbix's probe reports the volume degraded: its peer is gone
+    expect(await zabbixDrbd(second)).toMatchObject({ role: 'Primary', disk: 'UpToDate', degraded: true });
+    expect((await zabbixDrbd(second))?.connection).not.toBe('Connected');
   });
 
   it('resyncs the killed host as Secondary when it comes back, and nothing is promoted twice', async () => {
@@ -237,6 +250,7 @@ describe('the failover drill', () => {
     figures.return_and_resync_seconds = Math.round((Date.now() - back) / 1000);
     expect(state.role).toBe('Secondary/Primary');
     expect((await drbdState(second)).role).toBe('Primary/Secondary');
+    expect(await zabbixDrbd(second)).toMatchObject({ peer_disk: 'UpToDate', connection: 'Connected', degraded: false });
     expect(await ledgerAt(second)).toEqual(written);
     // swarm kept its one task where it was
     expect(await taskHost([second])).toBe(second);
