@@ -71,6 +71,8 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
         resolvePromise({ code, stdout: String(stdout), stderr: String(stderr), seconds: (Date.now() - started) / 1000 });
       },
     );
+    // a command that exits without reading its input closes the pipe: its exit code tells
+    child.stdin?.on('error', () => {});
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
