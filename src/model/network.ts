@@ -5,8 +5,8 @@
 import { keyPathText, show, whereText, type KeyPath, type Problem, type Report, type Where } from '../lib/problems.js';
 import type { Network, StageName } from './site.js';
 import { mergeStages } from './stage.js';
+import { isObject } from '../lib/values.js';
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Network names follow service names (letters, digits, '_', '.', '-'). */
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

@@ -4,8 +4,8 @@
 import { show, whereText, type KeyPath, type Report, type Where } from '../lib/problems.js';
 import type { Allocator } from '../state/allocations.js';
 import type { PortSpec, StageName } from './site.js';
+import { isObject } from '../lib/values.js';
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface ParsedPort {
   target_port: number;

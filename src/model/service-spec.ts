@@ -7,12 +7,13 @@
 //
 // Swarm's names are swapped against docker's: the service's `command` is the module's `args`,
 // its `entrypoint` the module's `command`.
+import { isObject as isMapping } from '../lib/values.js';
 import { AnsibleUnsafe, AnsibleVault } from '../lib/yaml-dialect.js';
 import type { Service, Stage, StageName } from './site.js';
 
 /** `!unsafe` and `!vault` values go to Ansible as they are: it decrypts or leaves them untemplated. */
 const isOpaque = (v: unknown) => v instanceof AnsibleUnsafe || v instanceof AnsibleVault;
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v) && !isOpaque(v);
+const isObject = (v: unknown): v is Record<string, any> => isMapping(v) && !isOpaque(v);
 const given = (v: unknown) => v !== undefined && v !== null;
 /** Python's truth, which hive-builder's templates used for "is this key set". */
 const truthy = (v: unknown) =>

@@ -12,8 +12,8 @@ import { PortChecks, buildPorts, reservePorts } from './port.js';
 import type { ImageBuild, Network, PortSpec, Service, StageName, Volume } from './site.js';
 import { serviceStages } from './stage.js';
 import { VolumeBuilder, VolumeChecks, claimMinors } from './volume.js';
+import { isObject } from '../lib/values.js';
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const RESERVED_PREFIX = 'hive-';

@@ -21,8 +21,8 @@ import {
 } from '../lib/ipv4.js';
 import { reporter, show, type KeyPath, type Problem, type Report } from '../lib/problems.js';
 import { STAGES, type Host, type ProviderName, type Stage, type StageName, type Subnet } from './site.js';
+import { isObject } from '../lib/values.js';
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // ---------------------------------------------------------------------------------------------
 // checks

@@ -6,8 +6,8 @@ import { show, whereText, type KeyPath, type Report, type Where } from '../lib/p
 import type { Allocator } from '../state/allocations.js';
 import type { StageName, Volume } from './site.js';
 import { mergeStages, serviceStages } from './stage.js';
+import { isObject } from '../lib/values.js';
 
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
