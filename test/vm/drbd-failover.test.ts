@@ -63,7 +63,6 @@ async function drbdState(vm: Vm): Promise<{ role: string; disk: string; cstate: 
   return { role, disk, cstate };
 }
 
-/** The VM whose container of the service runs (asked on a manager that answers). */
 /**
  * What Zabbix sees: the agent's probe (roles/zabbix_agent/files/hive-zabbix-probe, run by the
  * agent's UserParameter) run on the VM against its real DRBD resource.
@@ -74,6 +73,7 @@ async function zabbixDrbd(vm: Vm): Promise<Record<string, unknown> | undefined> 
   return (JSON.parse(out) as Record<string, unknown>[]).find((r) => r.name === VOLUME);
 }
 
+/** The VM whose container of the service runs (asked on a manager that answers). */
 async function taskHost(managers: Vm[]): Promise<Vm | undefined> {
   for (const m of managers) {
     const r = await on(m, `docker service ps ${SERVICE} --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'`, 20_000);
@@ -233,8 +233,9 @@ describe('the failover drill', () => {
     expect(figures.serve_again_seconds).toBeLessThanOrEqual(90);
     expect((await drbdState(second)).role).toMatch(/^Primary\//);
     // Zabbix's probe reports the volume degraded: its peer is gone
-    expect(await zabbixDrbd(second)).toMatchObject({ role: 'Primary', disk: 'UpToDate', degraded: true });
-    expect((await zabbixDrbd(second))?.connection).not.toBe('Connected');
+    const seen = await zabbixDrbd(second);
+    expect(seen).toMatchObject({ role: 'Primary', disk: 'UpToDate', degraded: true });
+    expect(seen?.connection).not.toBe('Connected');
   });
 
   it('resyncs the killed host as Secondary when it comes back, and nothing is promoted twice', async () => {

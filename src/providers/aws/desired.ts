@@ -2,7 +2,8 @@
 // subnets, per-host launch parameters and security group rules.
 import type { Host, Site, Stage } from '../../model/site.js';
 import { ProviderError } from '../errors.js';
-import { hostVar, type InventoryVars } from '../prepared/inventory-vars.js';
+import type { InventoryVars } from '../../model/inventory-vars.js';
+import { hostVar } from '../prepared/inventory-vars.js';
 
 export const TAG_SITE = 'hive:site';
 export const TAG_STAGE = 'hive:stage';

@@ -13,7 +13,8 @@ import { StageDir } from '../../state/stage-dir.js';
 import type { Provider, ProviderContext } from '../provider.js';
 import type { HostStatus } from '../../lib/events.js';
 import { TaskReporter } from '../reporter.js';
-import { hostVar, inventoryVars, type InventoryVars } from './inventory-vars.js';
+import { inventoryVars, type InventoryVars } from '../../model/inventory-vars.js';
+import { hostVar } from './inventory-vars.js';
 import {
   appendKnownHosts,
   knownHostsHas,

@@ -5,9 +5,6 @@
 import type { Host, Site, Stage } from '../../model/site.js';
 import type { InventoryVars } from '../../model/inventory-vars.js';
 
-export type { InventoryVars } from '../../model/inventory-vars.js';
-export { inventoryVars } from '../../model/inventory-vars.js';
-
 /**
  * A variable for a server, most specific first: the host's host_vars file (Ansible ranks it
  * above inventory host variables), host vars of the model, the stage's group vars, then the
